@@ -1,0 +1,96 @@
+# better-llm — build, test, install, demo, bench, deps.
+#   make -j2            build everything (bins land beside their sources in bin/)
+#   make test [SAN=1]   unit tests + bats suites; ends with "N passed, N failed"
+#   make install PREFIX=/usr/local
+#   make deps           install the Debian packages the build and tests need
+
+PREFIX  ?= /usr/local
+DATADIR  = $(PREFIX)/share/better-llm
+MANDIR   = $(PREFIX)/share/man
+CC      ?= cc
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	   -Ilib -MMD -MP -DBL_SRCDIR='"$(CURDIR)"' -DBL_DATADIR='"$(DATADIR)"'
+LDLIBS   = -lcurl -lmicrohttpd -lz -lm
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Rebuild everything when the flags change (SAN=1 <-> plain, PREFIX).
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS)
+$(shell mkdir -p .obj && (echo '$(FLAGS_NOW)' | cmp -s - .obj/flags || echo '$(FLAGS_NOW)' > .obj/flags))
+
+LIB_SRC  = $(wildcard lib/*.c)
+LIB_OBJ  = $(patsubst lib/%.c,.obj/lib/%.o,$(LIB_SRC))
+BINS     = $(patsubst %.c,%,$(wildcard bin/*.c))
+UNITS    = $(patsubst tests/unit/%.c,.obj/tests/%,$(wildcard tests/unit/test_*.c))
+
+DEPS_DEB = build-essential pkg-config libcurl4-openssl-dev libjsmn-dev zlib1g-dev \
+	   libmicrohttpd-dev jq bats bats-support bats-assert git
+
+.PHONY: all test unit install uninstall clean deps demo bench fuzz format
+all: $(BINS) $(UNITS)
+
+.obj/lib/%.o: lib/%.c .obj/flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+.obj/bin/%.o: bin/%.c .obj/flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+.obj/tests/%.o: tests/unit/%.c .obj/flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+.obj/libbl.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+bin/%: .obj/bin/%.o .obj/libbl.a
+	$(CC) $(LDFLAGS) -o $@ $< .obj/libbl.a $(LDLIBS)
+.obj/tests/%: .obj/tests/%.o .obj/libbl.a
+	$(CC) $(LDFLAGS) -o $@ $< .obj/libbl.a $(LDLIBS)
+
+test: all
+	@SAN=$(SAN) tests/run
+
+unit: $(UNITS)
+	@SAN=$(SAN) tests/run --unit
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/prompts $(DESTDIR)$(DATADIR)/config \
+		$(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 prompts/*.txt $(DESTDIR)$(DATADIR)/prompts/
+	install -m 644 config/*.json $(DESTDIR)$(DATADIR)/config/
+	cp -R pipelines/. $(DESTDIR)$(DATADIR)/pipelines/
+	install -m 644 $(wildcard man/man1/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(wildcard man/man5/*.5) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(wildcard man/man7/*.7),install -m 644 $(wildcard man/man7/*.7) $(DESTDIR)$(MANDIR)/man7/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(BINS))
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf .obj $(BINS) tests/fuzz/out
+
+# Installs only what is missing; apt-get update first, sudo when not root.
+deps:
+	@missing=$$(for p in $(DEPS_DEB); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "deps: installing" $$missing; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+demo: all
+	@if [ -x pipelines/demo/run ]; then pipelines/demo/run; \
+	else echo "make demo: not yet — the offline demo arrives with bl-manager (see README)"; fi
+
+bench: all
+	@if [ -x tests/bench/run ]; then tests/bench/run; else echo "make bench: not yet"; fi
+
+format:
+	clang-format -i lib/*.[ch] bin/*.c tests/unit/*.[ch]
+
+-include $(wildcard .obj/*/*.d)
