@@ -90,7 +90,37 @@ demo: all
 bench: all
 	@if [ -x tests/bench/run ]; then tests/bench/run; else echo "make bench: not yet"; fi
 
+# Builds each tests/fuzz/fuzz_X.c (libFuzzer + ASan + UBSan) against an
+# instrumented archive of lib/*.c into tests/fuzz/out/fuzz_X and runs it
+# FUZZ_SECONDS; corpus in tests/fuzz/out/fuzz_X.corpus, seeds from
+# tests/fuzz/corpus/X/ when present, crash inputs and logs written to
+# tests/fuzz/out/.  Fails when any target crashes.
+FUZZ_SECONDS ?= 20
+FUZZ_CFLAGS   = -g -O1 -std=c11 -D_GNU_SOURCE -Ilib -MMD -MP -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -DBL_SRCDIR='"$(CURDIR)"' -DBL_DATADIR='"$(DATADIR)"'
+FUZZ_BINS     = $(patsubst tests/fuzz/%.c,tests/fuzz/out/%,$(wildcard tests/fuzz/fuzz_*.c))
+tests/fuzz/out/obj/%.o: lib/%.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+tests/fuzz/out/libbl.a: $(patsubst lib/%.c,tests/fuzz/out/obj/%.o,$(LIB_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+tests/fuzz/out/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/out/libbl.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/out/libbl.a $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_BINS); do \
+		n=$${t##*/}; seeds=tests/fuzz/corpus/$${n#fuzz_}; \
+		mkdir -p $$t.corpus; \
+		echo "fuzz: run $$n for $(FUZZ_SECONDS)s"; \
+		if $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$$t- \
+			$$t.corpus $$([ -d $$seeds ] && echo $$seeds) >$$t.log 2>&1; then \
+			grep -E '^stat::number_of_executed_units' $$t.log | sed "s/^/  $$n: /"; \
+		else \
+			fail=1; echo "fuzz: $$n FAILED, see $$t.log"; \
+			grep -E 'ERROR|SUMMARY|check failed|Test unit written' $$t.log | head -n 20; \
+		fi; \
+	done; exit $$fail
+
 format:
 	clang-format -i lib/*.[ch] bin/*.c tests/unit/*.[ch]
 
--include $(wildcard .obj/*/*.d)
+-include $(wildcard .obj/*/*.d tests/fuzz/out/*.d tests/fuzz/out/obj/*.d)
