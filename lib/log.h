@@ -28,6 +28,9 @@ void log_set_agent(const char *agent);
 /* Also copy records at or above level to stderr in console form (-v). */
 void log_set_stderr(enum log_level level);
 void log_close(void);
+/* Test hook (additive): every log file rotates past max_bytes and keeps
+ * keep backups, instead of the limits above. */
+void log_set_limits_for_test(long long max_bytes, int keep);
 
 void log_write(enum log_level lvl, const char *file, int line, const char *func,
 	       const char *event, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
