@@ -409,22 +409,29 @@ int stage_setup(struct stage *st)
 		diag(st, "cannot write to stdout: %s", strerror(errno));
 		return EX_BL_SOFTWARE;
 	}
-	if (config_load(&st->cfg, st->config, st->workspace, err, sizeof err) < 0)
-		return stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
-	for (size_t i = 0; i < st->cfg.nwarnings; i++)
-		diag(st, "warning: %s", st->cfg.warnings[i]);
-
-	char *home = config_bl_home();
-	char *envs[2] = {xasprintf("%s/.env", st->root_abs), xasprintf("%s/.env", home)};
-	free(home);
+	/* .env first (the workspace's, then $BL_HOME's, which the first may
+	 * set), so that BL_MODEL, WORKER_TIMEOUT_* and LOG_* given there
+	 * reach config_load like any other environment override. */
+	char *envs[2] = {xasprintf("%s/.env", st->root_abs), NULL};
 	int rc = -1;
-	for (int i = 0; i < 2 && rc < 0; i++)
+	for (int i = 0; i < 2 && rc < 0; i++) {
+		if (i == 1) {
+			char *home = config_bl_home();
+			envs[1] = xasprintf("%s/.env", home);
+			free(home);
+		}
 		if (config_load_dotenv(envs[i], err, sizeof err) < 0)
 			rc = stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
+	}
 	free(envs[0]);
 	free(envs[1]);
 	if (rc >= 0)
 		return rc;
+
+	if (config_load(&st->cfg, st->config, st->workspace, err, sizeof err) < 0)
+		return stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
+	for (size_t i = 0; i < st->cfg.nwarnings; i++)
+		diag(st, "warning: %s", st->cfg.warnings[i]);
 
 	if (log_init(st->cfg.log_dir, st->cfg.log_level, st->cfg.log_format, st->spec->prog) < 0)
 		diag(st, "warning: cannot write logs to '%s': %s", st->cfg.log_dir,

@@ -434,3 +434,15 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	assert_output --partial "usage: bl-plan [options] [TASK]"
 	assert_output --partial "--dry-run"
 }
+
+@test ".env in the workspace supplies the key and BL_MODEL before config is read" {
+	mockd_start "$FIX/plan-text.jsonl"
+	printf '# keys for this workspace\nexport ANTHROPIC_API_KEY="sk-ant-from-dotenv-42"\nBL_MODEL=claude-from-dotenv\n' >"$WS/.env"
+	unset ANTHROPIC_API_KEY BL_MODEL
+	plan "x"
+	assert_equal "$status" 0
+	assert_equal "$(mockd_request 1 | jq -r .body.model)" claude-from-dotenv
+	assert_equal "$(mockd_request 1 | jq -r '.headers["x-api-key"]')" sk-ant-from-dotenv-42
+	run grep -c sk-ant-from-dotenv-42 "$OUT"
+	assert_output 0
+}
