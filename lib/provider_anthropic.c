@@ -2,10 +2,10 @@
  * provider_anthropic — the Anthropic Messages API wire protocol
  * (DESIGN §5): POST {base}/v1/messages.
  *
- * Headers are those the official SDKs send (anthropic-sdk-typescript's
- * buildHeaders, and the recorded Python SDK requests in the fixtures):
- * x-api-key (or authorization: Bearer for ANTHROPIC_AUTH_TOKEN),
- * anthropic-version: 2023-06-01, content-type and accept both
+ * Headers are those the official SDK on npm sends (@anthropic-ai/sdk
+ * 1.13's buildHeaders/authHeaders, checked by tests/conformance):
+ * authorization: Bearer with ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN
+ * alike, anthropic-version: 2026-10-21, content-type and accept both
  * application/json (the SDKs send accept: application/json for streams
  * too), user-agent better-llm/VERSION and x-stainless-retry-count (the
  * number of the retry, 0 first, so a server or mock can see retries).
@@ -33,17 +33,13 @@
 #include "provider.h"
 
 #define ANTHROPIC_DEFAULT_MAX_TOKENS 8192
+#define ANTHROPIC_VERSION "2026-10-21" /* what @anthropic-ai/sdk sends */
 
 static void a_headers(const struct llm_endpoint *ep, int attempt, int redact, struct buf *out)
 {
-	if (ep->api_key) {
-		const char *k = redact ? "[redacted]" : ep->api_key;
-		if (ep->key_is_bearer)
-			buf_addf(out, "authorization: Bearer %s\n", k);
-		else
-			buf_addf(out, "x-api-key: %s\n", k);
-	}
-	buf_adds(out, "anthropic-version: 2023-06-01\n"
+	if (ep->api_key)
+		buf_addf(out, "authorization: Bearer %s\n", redact ? "[redacted]" : ep->api_key);
+	buf_adds(out, "anthropic-version: " ANTHROPIC_VERSION "\n"
 	              "content-type: application/json\n"
 	              "accept: application/json\n"
 	              "user-agent: better-llm/" BL_VERSION "\n");

@@ -114,8 +114,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	jq -e '.body.system | type == "array" and (.[-1].cache_control.type == "ephemeral")' <<<"$r1" >/dev/null
 	jq -e '.body.messages[-1].content[-1].cache_control.type == "ephemeral"' <<<"$(mockd_request 3)" >/dev/null
 	# headers
-	assert_equal "$(jq -r '.headers["x-api-key"]' <<<"$r1")" "$KEY"
-	assert_equal "$(jq -r '.headers["anthropic-version"]' <<<"$r1")" 2023-06-01
+	# the headers @anthropic-ai/sdk sends (tests/conformance checks the same)
+	assert_equal "$(jq -r '.headers.authorization' <<<"$r1")" "Bearer $KEY"
+	assert_equal "$(jq -r '.headers["x-api-key"]' <<<"$r1")" null
+	assert_equal "$(jq -r '.headers["anthropic-version"]' <<<"$r1")" 2026-10-21
 	assert_equal "$(jq -r '.headers["content-type"]' <<<"$r1")" application/json
 }
 
@@ -221,7 +223,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	assert_equal "$status" 0
 	assert_equal "$(mockd_requests)" 0
 	assert_equal "$(head -n 1 "$OUT")" "POST http://127.0.0.1:$MOCKD_PORT/v1/messages"
-	grep -qi '^x-api-key: \[redacted\]' "$OUT"
+	grep -qi '^authorization: Bearer \[redacted\]' "$OUT"
 	run grep -F "$KEY" "$OUT"
 	assert_failure 1
 	# the body: everything after the blank line
@@ -442,7 +444,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	plan "x"
 	assert_equal "$status" 0
 	assert_equal "$(mockd_request 1 | jq -r .body.model)" claude-from-dotenv
-	assert_equal "$(mockd_request 1 | jq -r '.headers["x-api-key"]')" sk-ant-from-dotenv-42
+	assert_equal "$(mockd_request 1 | jq -r .headers.authorization)" "Bearer sk-ant-from-dotenv-42"
 	run grep -c sk-ant-from-dotenv-42 "$OUT"
 	assert_output 0
 }

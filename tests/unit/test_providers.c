@@ -256,14 +256,15 @@ static void test_env_and_dump(void)
 	setenv("ANTHROPIC_API_KEY", key, 1);
 	int rc = llm_endpoint_from_env(&ep, "anthropic", &e);
 	T_OK(rc == 0 && ep.api_key && strcmp(ep.api_key, key) == 0 && !ep.key_is_bearer,
-	     "env: ANTHROPIC_API_KEY is used as x-api-key");
+	     "env: ANTHROPIC_API_KEY is the key (not the bearer-token variable)");
 	T_STREQ(ep.base_url, "https://api.anthropic.com", "env: default anthropic base URL");
 	llm_request_dump(&ep, &r, &b);
 	T_OK(!strstr(b.p, key) && !strstr(b.p, "SECRET"), "dump: the key never appears");
 	T_OK(strncmp(b.p, "POST https://api.anthropic.com/v1/messages\n", 43) == 0,
 	     "dump: starts with POST and the URL");
-	T_OK(strstr(b.p, "\nx-api-key: [redacted]\n") != NULL, "dump: x-api-key redacted");
-	T_OK(strstr(b.p, "\nanthropic-version: 2023-06-01\n") &&
+	T_OK(strstr(b.p, "\nauthorization: Bearer [redacted]\n") != NULL && !strstr(b.p, "x-api-key"),
+	     "dump: the key as a bearer token, as @anthropic-ai/sdk sends it, redacted");
+	T_OK(strstr(b.p, "\nanthropic-version: 2026-10-21\n") &&
 	         strstr(b.p, "\ncontent-type: application/json\n") &&
 	         strstr(b.p, "\nuser-agent: better-llm/"),
 	     "dump: anthropic-version, content-type, user-agent");
