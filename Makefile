@@ -12,7 +12,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	   -Ilib -MMD -MP -DBL_SRCDIR='"$(CURDIR)"' -DBL_DATADIR='"$(DATADIR)"'
-LDLIBS   = -lcurl -lmicrohttpd -lz -lm
+LDLIBS   = -lcurl -lmicrohttpd -lz -lcrypto -lcmark -ledit -lm
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -28,7 +28,8 @@ BINS     = $(patsubst %.c,%,$(wildcard bin/*.c))
 UNITS    = $(patsubst tests/unit/%.c,.obj/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEPS_DEB = build-essential pkg-config libcurl4-openssl-dev libjsmn-dev zlib1g-dev \
-	   libmicrohttpd-dev jq bats bats-support bats-assert git
+	   libmicrohttpd-dev libssl-dev libcmark-dev libedit-dev jq bats bats-support bats-assert \
+	   git tmux
 
 .PHONY: all test unit install uninstall clean deps demo bench fuzz format
 all: $(BINS) $(UNITS)
@@ -62,7 +63,7 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 prompts/*.txt $(DESTDIR)$(DATADIR)/prompts/
 	install -m 644 config/*.json $(DESTDIR)$(DATADIR)/config/
-	cp -R pipelines/. $(DESTDIR)$(DATADIR)/pipelines/
+	$(if $(wildcard pipelines/*),cp -R pipelines/. $(DESTDIR)$(DATADIR)/pipelines/)
 	install -m 644 $(wildcard man/man1/*.1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(wildcard man/man5/*.5) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(wildcard man/man7/*.7),install -m 644 $(wildcard man/man7/*.7) $(DESTDIR)$(MANDIR)/man7/)

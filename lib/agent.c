@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "provider.h"
+#include "respcache.h"
 
 void agent_init(struct agent *a, const char *name)
 {
@@ -120,7 +121,7 @@ static void on_retry(void *ctx, int attempt, const struct llm_error *why, int64_
 	emit(a, &b);
 }
 
-static void emit_usage(struct agent *a, const struct llm_response *r)
+static void emit_usage(struct agent *a, const struct llm_response *r, int cached)
 {
 	const char *model = r->model && *r->model ? r->model : a->req.model;
 	const struct model_price *p = a->cfg ? config_price(a->cfg, model) : NULL;
@@ -141,16 +142,16 @@ static void emit_usage(struct agent *a, const struct llm_response *r)
 	jw_kint(&w, "latency_ms", r->latency_ms);
 	jw_kint(&w, "ttft_ms", r->ttft_ms);
 	jw_kint(&w, "attempt", r->attempts);
-	jw_kbool(&w, "cached", 0);
+	jw_kbool(&w, "cached", cached);
 	conv_line_end(&w);
 	emit(a, &b);
 	log_info("api_call",
 	         "model=%s in=%lld out=%lld cache_write=%lld cache_read=%lld cost=%.6f "
-	         "latency_ms=%lld ttft_ms=%lld attempts=%d stop=%s",
+	         "latency_ms=%lld ttft_ms=%lld attempts=%d stop=%s cached=%d",
 	         model, r->usage.input_tokens, r->usage.output_tokens,
 	         r->usage.cache_creation_input_tokens, r->usage.cache_read_input_tokens, cost,
 	         (long long)r->latency_ms, (long long)r->ttft_ms, r->attempts,
-	         r->stop_reason ? r->stop_reason : "?");
+	         r->stop_reason ? r->stop_reason : "?", cached);
 }
 
 static int is_object(const char *s)
@@ -267,11 +268,21 @@ int agent_run(struct agent *a)
 		memset(&resp, 0, sizeof resp);
 		resp.ttft_ms = -1;
 		a->turns++;
-		if (llm_call(a->ep, &a->req, a->retry, &hooks, &resp, &lerr) < 0) {
+		/* The response cache: a hit replays the stored response (its
+		 * text as one delta); a miss stores what the API answered. */
+		char key[RESPCACHE_KEY_LEN + 1] = "";
+		int cached = a->cache && respcache_key(a->ep, &a->req, key) == 0 &&
+		             respcache_get(a->cache, key, &resp) == 1;
+		if (cached) {
+			on_text(a, resp.text.p, resp.text.len);
+		} else if (llm_call(a->ep, &a->req, a->retry, &hooks, &resp, &lerr) < 0) {
 			llm_response_free(&resp);
 			return llm_fail(a, &lerr);
+		} else if (a->cache && respcache_put(a->cache, key, &resp, lerr.message,
+		                                     sizeof lerr.message) < 0) {
+			log_warn("cache_store", "%s", lerr.message);
 		}
-		emit_usage(a, &resp);
+		emit_usage(a, &resp, cached);
 
 		const char *stop = resp.stop_reason ? resp.stop_reason : "";
 		if (!resp.ncalls) {

@@ -26,6 +26,8 @@
 #include "llm.h"
 #include "tools.h"
 
+struct respcache;
+
 struct agent_err {
 	const char *kind; /* "api", "auth", "rate_limit", "timeout", "protocol",
 	                     "config", "limit", "interrupted", "io" */
@@ -48,6 +50,7 @@ struct agent {
 	int emit_message;       /* write the final text as a message line (1) */
 	int out_fd;             /* 1 */
 	volatile int *abort;
+	struct respcache *cache; /* response cache (borrowed), or NULL: off */
 
 	/* Filled by agent_run. */
 	const struct tool **tools;

@@ -24,9 +24,11 @@
 #include "fsbeneath.h"
 #include "log.h"
 #include "provider.h"
+#include "respcache.h"
 
 static volatile int abort_flag;
 static volatile int abort_signal;
+static struct respcache resp_cache; /* one stage per process */
 
 static void on_signal(int sig)
 {
@@ -383,6 +385,16 @@ static int setup_agent(struct stage *st)
 	a->max_turns = st->max_turns ? st->max_turns : ac->max_turns;
 	a->stream_deltas = st->stream;
 	a->abort = &abort_flag;
+	if (st->cfg.enable_caching && !st->dry_run) {
+		char *home = config_bl_home(), *dir = xasprintf("%s/cache", home), err[600];
+		if (respcache_open(&resp_cache, dir, st->cfg.cache_ttl_seconds,
+		                   st->cfg.cache_max_size, err, sizeof err) == 0)
+			a->cache = &resp_cache;
+		else
+			diag(st, "warning: response cache off: %s", err);
+		free(home);
+		free(dir);
+	}
 
 	st->tctx.rootfd = st->rootfd;
 	st->tctx.root = st->workspace;
@@ -493,6 +505,7 @@ void stage_free(struct stage *st)
 	conv_free(&st->all);
 	buf_free(&st->additions);
 	agent_free(&st->agent);
+	respcache_close(&resp_cache);
 	llm_endpoint_free(&st->ep);
 	config_free(&st->cfg);
 	if (st->rootfd >= 0)
