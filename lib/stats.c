@@ -197,16 +197,25 @@ static void row_add(struct stats_row *r, const struct json *j, int cached)
 		series_add(&r->ttft, (int64_t)ttft);
 }
 
+/* Counts one error of kind; kinds stay sorted by name, so the output does
+ * not depend on the order sessions were read in. */
 static void add_kind(struct stats *s, const char *kind)
 {
-	for (size_t i = 0; i < s->nkinds; i++)
-		if (!strcmp(s->kinds[i].kind, kind)) {
+	size_t i = 0;
+	for (; i < s->nkinds; i++) {
+		int c = strcmp(s->kinds[i].kind, kind);
+		if (c == 0) {
 			s->kinds[i].n++;
 			return;
 		}
+		if (c > 0)
+			break;
+	}
 	s->kinds = xrealloc(s->kinds, (s->nkinds + 1) * sizeof *s->kinds);
-	s->kinds[s->nkinds].kind = xstrdup(kind);
-	s->kinds[s->nkinds++].n = 1;
+	memmove(&s->kinds[i + 1], &s->kinds[i], (s->nkinds - i) * sizeof *s->kinds);
+	s->kinds[i].kind = xstrdup(kind);
+	s->kinds[i].n = 1;
+	s->nkinds++;
 }
 
 static int64_t item_ts(const struct conv_item *it)

@@ -83,7 +83,7 @@ mockd_start() {
 	"$ROOT/bin/bl-mockd" --script "$script" --port 0 --log "$MOCKD_LOG" "$@" \
 		>"$dir/mockd.out" 2>"$dir/mockd.err" 3>&- &
 	MOCKD_PID=$!
-	for i in $(seq 50); do
+	for i in $(seq 150); do # up to 15 s: a loaded 2-core CI machine
 		port=$(head -n 1 "$dir/mockd.out" 2>/dev/null)
 		[ -n "$port" ] && break
 		if ! kill -0 "$MOCKD_PID" 2>/dev/null; then
