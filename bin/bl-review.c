@@ -77,20 +77,6 @@ static void report(struct stage *st)
 	buf_reset(&st->diag);
 }
 
-/* Appends text to the first user message (the context). */
-static void add_to_context(struct stage *st, const char *text)
-{
-	struct llm_request *r = &st->agent.req;
-	if (!r->nmsgs || !r->msgs[0].nblocks || r->msgs[0].blocks[0].kind != LLM_TEXT) {
-		agent_add_user_text(&st->agent, text);
-		return;
-	}
-	struct llm_block *b = &r->msgs[0].blocks[0];
-	char *joined = xasprintf("%s\n%s", b->text ? b->text : "", text);
-	free(b->text);
-	b->text = joined;
-}
-
 /* Runs changes_script read-only in the workspace and adds its output to
  * the context.  A failure only leaves a note: the model has bash. */
 static void add_changes(struct stage *st)
@@ -132,7 +118,7 @@ static void add_changes(struct stage *st)
 		         "New files are listed as `??` and are not in the diff: read them.\n");
 	}
 	proc_result_free(&pr);
-	add_to_context(st, text.p);
+	stage_add_context(st, text.p);
 	buf_free(&text);
 }
 

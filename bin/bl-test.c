@@ -72,20 +72,6 @@ static void report(struct stage *st)
 	buf_reset(&st->diag);
 }
 
-/* Appends text to the first user message (the context). */
-static void add_to_context(struct stage *st, const char *text)
-{
-	struct llm_request *r = &st->agent.req;
-	if (!r->nmsgs || !r->msgs[0].nblocks || r->msgs[0].blocks[0].kind != LLM_TEXT) {
-		agent_add_user_text(&st->agent, text);
-		return;
-	}
-	struct llm_block *b = &r->msgs[0].blocks[0];
-	char *joined = xasprintf("%s\n%s", b->text ? b->text : "", text);
-	free(b->text);
-	b->text = joined;
-}
-
 static int emit(struct stage *st, struct buf *line)
 {
 	int rc = conv_emit(1, line);
@@ -279,7 +265,7 @@ static void tell_model(struct stage *st, const struct run *run)
 		                "explain the cause, pointing to files and lines.",
 		         pass ? "pass" : "fail");
 	}
-	add_to_context(st, t.p);
+	stage_add_context(st, t.p);
 	buf_free(&t);
 }
 

@@ -517,3 +517,16 @@ void stage_free(struct stage *st)
 	buf_free(&st->diag);
 	log_close();
 }
+
+void stage_add_context(struct stage *st, const char *text)
+{
+	struct llm_request *r = &st->agent.req;
+	if (!r->nmsgs || !r->msgs[0].nblocks || r->msgs[0].blocks[0].kind != LLM_TEXT) {
+		agent_add_user_text(&st->agent, text);
+		return;
+	}
+	struct llm_block *b = &r->msgs[0].blocks[0];
+	char *joined = xasprintf("%s\n%s", b->text ? b->text : "", text);
+	free(b->text);
+	b->text = joined;
+}

@@ -109,6 +109,10 @@ int stage_run(struct stage *st);
 int stage_fail(struct stage *st, int code, const char *kind, int retryable, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Appends text (copied) to the first user message, the context, after
+ * stage_setup; a stage adds what it gathered itself (a diff, a test run). */
+void stage_add_context(struct stage *st, const char *text);
+
 /* The signal that interrupted the stage, or 0. */
 int stage_signal(void);
 
