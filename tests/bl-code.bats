@@ -43,21 +43,7 @@ code() {
 		status=$?
 }
 
-# Every stdout line is one JSON object.
-assert_jsonl() {
-	local line n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		jq -e 'type == "object"' <<<"$line" >/dev/null || fail "stdout line $n is not a JSON object: $line"
-	done <"$OUT"
-	[ "$n" -gt 0 ] || fail "stdout is empty"
-}
-
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
-result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
 error_of() { jq -r "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .is_error" "$OUT"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # gone PID: the process no longer runs.  An orphan whose parent died is
 # reparented to PID 1, which in some containers never reaps it: a zombie
 # (state Z) has ended too.

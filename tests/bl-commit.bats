@@ -48,18 +48,6 @@ commit() {
 		status=$?
 }
 
-assert_jsonl() {
-	local line n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		jq -e 'type == "object" and (.type | type) == "string" and (.ts | type) == "string"' \
-			<<<"$line" >/dev/null || fail "stdout line $n is not a conversation line: $line"
-	done <"$OUT"
-	[ "$n" -gt 0 ] || fail "stdout is empty"
-}
-
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
 # The text the model was given (request N, default 1).
 request_text() { mockd_request "${1:-1}" | jq -r '.body.messages[0].content | if type == "string" then . else map(.text // "") | join("") end'; }
 

@@ -33,7 +33,6 @@ header() { grep -i "^$1:" "$hdr" | head -n 1 | cut -d: -f2- | tr -d '\r' | sed '
 types() { data | jq -r .type | paste -sd ' '; }
 # first_of TYPE FILTER: jq -e FILTER on the first data event of that type
 first_of() { data | jq -s -e --arg t "$1" "[.[] | select(.type == \$t)][0] | $2"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "prints its port, serves GET /v1/models, 404 elsewhere" {
 	mockd_start "$FIX/basic.jsonl"

@@ -36,22 +36,6 @@ plan() {
 		status=$?
 }
 
-# Every stdout line is one JSON object.
-assert_jsonl() {
-	local line n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		jq -e 'type == "object"' <<<"$line" >/dev/null || fail "stdout line $n is not a JSON object: $line"
-	done <"$OUT"
-	[ "$n" -gt 0 ] || fail "stdout is empty"
-}
-
-# lines TYPE: the stdout lines of that type, compact.
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
-result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 @test "plans a task: task line, real tool results, usage, the message" {
 	mockd_start "$FIX/plan.jsonl"
 	plan "add a sub function"

@@ -39,18 +39,6 @@ review() {
 		status=$?
 }
 
-assert_jsonl() {
-	local line n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		jq -e 'type == "object"' <<<"$line" >/dev/null || fail "stdout line $n is not a JSON object: $line"
-	done <"$OUT"
-	[ "$n" -gt 0 ] || fail "stdout is empty"
-}
-
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
-result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
 error_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .is_error" "$OUT"; }
 # text of request N's message M (content as string or blocks)
 msg_text() {

@@ -53,24 +53,11 @@ config_with_command() {
 	jq --arg c "$1" '.test_command = $c' "$CFG/system_config.json" >"$TCFG/system_config.json"
 }
 
-assert_jsonl() {
-	local line n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		jq -e 'type == "object"' <<<"$line" >/dev/null || fail "stdout line $n is not a JSON object: $line"
-	done <"$OUT"
-	[ "$n" -gt 0 ] || fail "stdout is empty"
-}
-
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
-result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
 first_msg() {
 	mockd_request 1 | jq -r '.body.messages[0].content | if type == "string" then . else map(.text) | join("") end'
 }
 # the request body of --dry-run output
 dry_body() { sed '1,/^$/d' "$OUT"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "the suite fails while the model says pass: the verdict is fail, with exit_code, command and output" {
 	mockd_start "$FIX/say-pass.jsonl"

@@ -148,3 +148,22 @@ mk_script() {
 	cat >"$file"
 	printf '%s\n' "$file"
 }
+
+# Reading a filter's stdout, kept in $OUT by each suite:
+# assert_jsonl: every line is a conversation line (an object with string
+# type and ts), and there is at least one.
+assert_jsonl() {
+	local line n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		jq -e 'type == "object" and (.type | type) == "string" and (.ts | type) == "string"' \
+			<<<"$line" >/dev/null || fail "stdout line $n is not a conversation line: $line"
+	done <"$OUT"
+	[ "$n" -gt 0 ] || fail "stdout is empty"
+}
+# lines TYPE: the lines of that type, compact; count TYPE: how many.
+lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
+count() { lines "$1" | wc -l | tr -d ' '; }
+# result_of ID: the content of the tool_result answering tool_use ID.
+result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }

@@ -45,11 +45,8 @@ pipeline() {
 	PIPE_STATUS=$(cat "$BATS_TEST_TMPDIR/pipestatus")
 }
 
-lines() { jq -c "select(.type == \"$1\")" "$OUT"; }
-count() { lines "$1" | wc -l | tr -d ' '; }
 # line_of TYPE AGENT: that agent's lines of that type.
 line_of() { jq -c "select(.type == \"$1\" and .agent == \"$2\")" "$OUT"; }
-result_of() { jq -j "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .content" "$OUT"; }
 is_error_of() { jq -r "select(.type == \"tool_result\" and .tool_use_id == \"$1\") | .is_error" "$OUT"; }
 
 # The checks shared by both providers.
