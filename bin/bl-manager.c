@@ -1,0 +1,1349 @@
+/*
+ * bl-manager — runs the team (DESIGN §6): writes the `task` line, runs a
+ * pipeline of stages, each a supervised child filter fed the
+ * conversation so far, stores every stage's additions in the session as
+ * they arrive and shows them live (the render view on a terminal, JSON
+ * Lines otherwise), retries crashed, timed-out and API-failed stages,
+ * follows the `on` edges (reviewer changes_requested -> coder, tester
+ * fail -> coder) within the workflow limits, and ends with one `result`
+ * line and the saved session.  With --route llm a Manager model picks
+ * the stages instead (one tool per agent plus `finish`), under the same
+ * limits.
+ *
+ * This file is the policy (what to run next, which failures are retried,
+ * which limit applies, what the user is asked); the mechanisms are in
+ * lib/: supervise (processes, deadlines, signals, stage attempts),
+ * pipeline, session, render, agent (the Manager model's tool loop).  It
+ * is longer than one filter's main because the whole orchestration
+ * policy lives here, in one place.  The contract — options, output,
+ * exit status — is written in bl-manager(1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "conv.h"
+#include "json.h"
+#include "log.h"
+#include "pipeline.h"
+#include "render.h"
+#include "session.h"
+#include "supervise.h"
+#include "term.h"
+#include "tools.h"
+
+#define PROG "bl-manager"
+
+/* Exit status of bl-manager (bl-manager(1)). */
+enum { EXIT_COMPLETED = 0, EXIT_FAILED = 1, EXIT_LIMIT = 2 };
+
+enum status { ST_COMPLETED, ST_FAILED, ST_STOPPED, ST_LIMIT, ST_TIMEOUT };
+static const char *const status_names[] = {"completed", "failed", "stopped", "limit", "timeout"};
+
+/* How one stage run (all its attempts) ended. */
+enum outcome { OC_OK, OC_FAILED, OC_TIMEOUT, OC_STOPPED, OC_LIMIT };
+
+struct opts {
+	const char *workspace, *config, *pipeline, *route, *resume, *model, *task;
+	int json, stream, wait_s, verbose;
+};
+
+struct mgr {
+	struct opts o;
+	struct bl_config cfg;
+	struct pipeline pl;
+	struct session sess;
+	char *ws_abs, *config_abs, *self_dir, *home;
+	char **cmds; /* resolved program of each pipeline stage */
+	int stage_log_fd;
+	int json_out, interactive, tty_fd;
+	struct render view;
+	int io_failed; /* errno of a failed session write */
+
+	/* the session so far (also rebuilt on --resume) */
+	int turns;                       /* stage runs: stage_start events */
+	int cycles[PIPELINE_MAX_STAGES]; /* edges taken from each stage */
+	int runs[PIPELINE_MAX_STAGES];   /* successful runs of each stage (--route llm) */
+	int extra[PIPELINE_MAX_STAGES];  /* "one more" granted at a limit */
+	double cost_usd;
+	int tests_passed;
+	char *task_text;        /* the task (after an @agent prefix) */
+	char *pipeline_spec;    /* the pipeline as the task line records it */
+	char *commit;           /* "sha7 subject" of the last commit */
+	char *last_message;     /* the last assistant message */
+	struct sv_outcome last; /* how the latest stage attempt ended */
+
+	/* the end */
+	enum status status;
+	char *summary;
+
+	/* --route llm */
+	int mfd; /* the Manager agent's output (a memfd we read back) */
+	off_t mfd_off;
+	int llm_ended; /* a tool decided the end (finish, limit, stop) */
+};
+
+static struct mgr *g; /* for the --route llm tool trampolines */
+
+/* ---- diagnostics ---- */
+
+static void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warnx_(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	buf_adds(&b, PROG ": ");
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	buf_addc(&b, '\n');
+	write_all(2, b.p, b.len);
+	buf_free(&b);
+}
+
+/* ---- lines: store, show, account ---- */
+
+static void replace(char **dst, char *src)
+{
+	free(*dst);
+	*dst = src;
+}
+
+/* Keeps the totals a result needs from one stored line. */
+static void note_item(struct mgr *m, const struct conv_item *it)
+{
+	const struct json *j = &it->j;
+	switch (it->type) {
+	case CONV_USAGE:
+		m->cost_usd += json_get_num(j, 0, "cost_usd", 0);
+		break;
+	case CONV_VERDICT: {
+		/* tests_passed: the latest verdict of a tester (by role) */
+		const struct agent_cfg *a = it->agent ? config_agent(&m->cfg, it->agent) : NULL;
+		const char *role = a && a->role ? a->role : it->agent ? it->agent : "";
+		if (strcmp(role, "tester"))
+			break;
+		if (it->verdict && !strcmp(it->verdict, "pass"))
+			m->tests_passed = 1;
+		else if (it->verdict && !strcmp(it->verdict, "fail"))
+			m->tests_passed = 0;
+		break;
+	}
+	case CONV_COMMIT: {
+		char *sha = json_get_str(j, 0, "sha"), *subj = json_get_str(j, 0, "subject");
+		replace(&m->commit, xasprintf("%.7s %s", sha ? sha : "?", subj ? subj : ""));
+		free(sha);
+		free(subj);
+		break;
+	}
+	case CONV_MESSAGE:
+		if (it->role && !strcmp(it->role, "assistant"))
+			replace(&m->last_message, xstrdup(it->text));
+		break;
+	case CONV_EVENT:
+		if (json_streq(j, json_get(j, 0, "event"), "stage_start"))
+			m->turns++;
+		break;
+	default:
+		break;
+	}
+}
+
+static void show_item(struct mgr *m, const struct conv_item *it)
+{
+	if (!m->json_out) {
+		render_item(&m->view, it);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	buf_add(&b, it->line, it->len);
+	buf_addc(&b, '\n');
+	write_all(1, b.p, b.len); /* a closed stdout does not stop the run */
+	buf_free(&b);
+}
+
+/* Stores (unless a delta), shows and accounts one parsed line. */
+static void take_item(struct mgr *m, const struct conv_item *it)
+{
+	if (it->type == CONV_DELTA) {
+		if (!m->json_out || m->o.stream)
+			show_item(m, it);
+		return;
+	}
+	if (session_append(&m->sess, it->line, it->len) < 0 && !m->io_failed) {
+		m->io_failed = errno ? errno : EIO;
+		warnx_("cannot write the session '%s': %s", m->sess.path, strerror(m->io_failed));
+	}
+	note_item(m, it);
+	show_item(m, it);
+}
+
+/* The emit callback of lib/supervise: every line of a stage attempt. */
+static int emit_item(void *ctx, const struct conv_item *it)
+{
+	struct mgr *m = ctx;
+	take_item(m, it);
+	return m->io_failed ? -1 : 0;
+}
+
+/* A line bl-manager built (valid by construction); line is released. */
+static void put(struct mgr *m, struct buf *line)
+{
+	sv_emit_built(emit_item, m, line);
+}
+
+static void put_event(struct mgr *m, const char *event, const char *agent, int attempt, int cycle,
+                      int max_cycles, const char *detail)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	conv_line_begin(&w, &b, "event", NULL);
+	jw_kstr(&w, "event", event);
+	if (agent)
+		jw_kstr(&w, "agent", agent);
+	if (attempt > 0)
+		jw_kint(&w, "attempt", attempt);
+	if (max_cycles > 0) {
+		jw_kint(&w, "cycle", cycle);
+		jw_kint(&w, "max_cycles", max_cycles);
+	}
+	if (detail)
+		jw_kstr(&w, "detail", detail);
+	conv_line_end(&w);
+	put(m, &b);
+}
+
+static void put_error(struct mgr *m, const char *agent, const char *kind, int retryable,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void put_error(struct mgr *m, const char *agent, const char *kind, int retryable,
+                      const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sv_emit_error(emit_item, m, agent, kind, retryable, msg);
+}
+
+/* ---- one stage run ---- */
+
+static const struct agent_cfg *agent_of(const struct mgr *m, int idx)
+{
+	return config_agent(&m->cfg, m->pl.stages[idx].agent);
+}
+
+static const char *role_of(const struct mgr *m, int idx)
+{
+	const struct agent_cfg *a = agent_of(m, idx);
+	return a && a->role ? a->role : m->pl.stages[idx].agent;
+}
+
+/* One attempt of stage idx; its outcome is left in m->last. */
+static enum sv_end run_attempt(struct mgr *m, int idx, int attempt)
+{
+	char err[700];
+	sv_outcome_free(&m->last);
+	memset(&m->last, 0, sizeof m->last);
+	int in = session_snapshot(&m->sess, err, sizeof err);
+	if (in < 0) {
+		put_error(m, m->pl.stages[idx].agent, "crash", 0, "%s", err);
+		m->last.kind = "crash";
+		snprintf(m->last.why, sizeof m->last.why, "%s", err);
+		return m->last.end = SV_FATAL;
+	}
+	struct sv_stage s = {
+	    .agent = m->pl.stages[idx].agent,
+	    .program = m->cmds[idx],
+	    .workspace = m->ws_abs,
+	    .config = m->config_abs,
+	    .model = m->o.model,
+	    .stream = !m->json_out || m->o.stream,
+	    .attempt = attempt,
+	    .timeout_s = agent_of(m, idx)->timeout_s,
+	    .stdin_fd = in,
+	    .stderr_fd = m->stage_log_fd,
+	    .ctx = m,
+	    .emit = emit_item,
+	};
+	sv_stage_run(&s, &m->last);
+	close(in);
+	if (session_sync(&m->sess) < 0 && !m->io_failed)
+		m->io_failed = errno ? errno : EIO;
+	return m->last.end;
+}
+
+/* Runs stage idx until it succeeds, fails for good, or is stopped;
+ * crashed, timed-out and API-failed attempts are rerun up to
+ * max_retry_cycles times with exponential backoff (performance.retry
+ * base_delay * 2^n, at most max_delay). */
+static enum outcome run_stage(struct mgr *m, int idx)
+{
+	const char *agent = m->pl.stages[idx].agent;
+	int retries = m->cfg.max_retry_cycles;
+	for (int attempt = 1;; attempt++) {
+		if (sv_caught())
+			return OC_STOPPED;
+		if (m->turns >= m->cfg.max_turns) {
+			replace(&m->summary,
+			        xasprintf("max_turns reached: %d stage runs", m->cfg.max_turns));
+			put_error(m, agent, "limit", 0, "%s", m->summary);
+			return OC_LIMIT;
+		}
+		enum sv_end end = run_attempt(m, idx, attempt);
+		if (end == SV_OK) {
+			m->runs[idx]++;
+			return OC_OK;
+		}
+		if (end == SV_STOPPED || sv_caught())
+			return OC_STOPPED;
+		int timeout = !strcmp(m->last.kind, "timeout");
+		if (end == SV_FATAL || m->io_failed || attempt > retries) {
+			if (end == SV_RETRY)
+				replace(&m->summary,
+				        xasprintf(
+				            "%s %s on every attempt (%d, max_retry_cycles %d): %s",
+				            agent, timeout ? "timed out" : "failed", attempt,
+				            retries, m->last.why));
+			else
+				replace(&m->summary,
+				        xasprintf("%s failed: %s", agent, m->last.why));
+			return timeout ? OC_TIMEOUT : OC_FAILED;
+		}
+		double d = m->cfg.retry.base_delay_s * pow(2, attempt - 1);
+		if (d > m->cfg.retry.max_delay_s)
+			d = m->cfg.retry.max_delay_s;
+		char detail[300];
+		snprintf(detail, sizeof detail, "%s after %s; retry %d/%d in %.0f ms", agent,
+		         m->last.kind, attempt, retries, d * 1000);
+		put_event(m, "retry", agent, attempt + 1, 0, 0, detail);
+		if (sv_wait(-1, (int64_t)(d * 1000)) < 0)
+			return OC_STOPPED;
+	}
+}
+
+/* ---- limits and the user ---- */
+
+static int max_cycles(const struct mgr *m, int idx)
+{
+	int mc = m->pl.stages[idx].max_cycles;
+	if (mc < 0)
+		mc = !strcmp(role_of(m, idx), "reviewer") ? m->cfg.max_review_iterations
+		                                          : m->cfg.max_coder_retries;
+	return mc + m->extra[idx];
+}
+
+static const char *limit_key(const struct mgr *m, int idx)
+{
+	if (m->pl.stages[idx].max_cycles >= 0)
+		return "the pipeline's max_cycles";
+	return !strcmp(role_of(m, idx), "reviewer") ? "max_review_iterations" : "max_coder_retries";
+}
+
+static const char *cycle_label(const struct mgr *m, int idx)
+{
+	const char *role = role_of(m, idx);
+	return !strcmp(role, "reviewer") ? "Review cycle"
+	       : !strcmp(role, "tester") ? "Test cycle"
+	                                 : NULL;
+}
+
+/* Reads one line from the terminal into out (without '\n'); wait_ms < 0
+ * waits forever.  1 got a line, 0 timed out or end of file (which also
+ * ends the questions: m->interactive = 0), -1 a signal was caught. */
+static int tty_line(struct mgr *m, const char *prompt, int64_t wait_ms, char *out, size_t n)
+{
+	write_all(m->tty_fd, prompt, strlen(prompt));
+	int w = sv_wait(m->tty_fd, wait_ms);
+	if (w <= 0) {
+		write_all(m->tty_fd, "\n", 1);
+		return w;
+	}
+	ssize_t got = read(m->tty_fd, out, n - 1);
+	if (got <= 0) {
+		/* ^D (or a gone terminal): no more questions, the run goes on */
+		m->interactive = 0;
+		write_all(m->tty_fd, "\n", 1);
+		return 0;
+	}
+	out[got] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	return 1;
+}
+
+/* Past a limit, interactive: 1 when the user allows one more cycle. */
+static int ask_one_more(struct mgr *m, const char *what)
+{
+	if (!m->interactive)
+		return 0;
+	char ans[64];
+	char *prompt = xasprintf("%s reached. [s]top or [o]ne more? ", what);
+	int r = tty_line(m, prompt, -1, ans, sizeof ans);
+	free(prompt);
+	if (r != 1)
+		return 0;
+	return ans[0] == 'o' || ans[0] == 'O' || ans[0] == 'y' || ans[0] == 'Y';
+}
+
+/* Counts taking an edge from stage idx: 0 to go on (a loop event is
+ * written), -1 past the limit (an error line; status limit). */
+static int count_cycle(struct mgr *m, int idx, const char *to, const char *why)
+{
+	const char *from = m->pl.stages[idx].agent, *label = cycle_label(m, idx);
+	char head[120], d[400];
+	if (label)
+		snprintf(head, sizeof head, "%s", label);
+	else
+		snprintf(head, sizeof head, "%s cycle", from);
+	if (m->cycles[idx] + 1 > max_cycles(m, idx)) {
+		snprintf(d, sizeof d, "%s limit (%s = %d)", head, limit_key(m, idx),
+		         max_cycles(m, idx));
+		if (ask_one_more(m, d)) {
+			m->extra[idx]++;
+		} else {
+			put_error(m, from, "limit", 0,
+			          "%s: %s said %s %d times; stopping instead of going back to %s",
+			          d, from, why, m->cycles[idx] + 1, to);
+			replace(
+			    &m->summary,
+			    xasprintf("stopped at the %s after %d cycles; the last %s verdict: %s",
+			              d, m->cycles[idx], from, why));
+			return -1;
+		}
+	}
+	m->cycles[idx]++;
+	snprintf(d, sizeof d, "%s %d/%d: %s %s, back to %s", head, m->cycles[idx],
+	         max_cycles(m, idx), from, why, to);
+	struct buf b = BUF_INIT;
+	struct jw w;
+	conv_line_begin(&w, &b, "event", NULL);
+	jw_kstr(&w, "event", "loop");
+	jw_kstr(&w, "agent", to);
+	jw_kstr(&w, "from", from);
+	jw_kint(&w, "cycle", m->cycles[idx]);
+	jw_kint(&w, "max_cycles", max_cycles(m, idx));
+	jw_kstr(&w, "detail", d);
+	conv_line_end(&w);
+	put(m, &b);
+	return 0;
+}
+
+/* The window after a stage (interactive only): 0 go on, -1 stop. */
+static int intervene(struct mgr *m)
+{
+	if (!m->interactive || m->o.wait_s <= 0 || sv_caught())
+		return sv_caught() ? -1 : 0;
+	char prompt[160], line[4096];
+	snprintf(prompt, sizeof prompt, "[Enter] continue · /pause · /stop (%d s) ", m->o.wait_s);
+	int r = tty_line(m, prompt, (int64_t)m->o.wait_s * 1000, line, sizeof line);
+	if (r < 0)
+		return -1;
+	if (r == 0 || !line[0])
+		return 0;
+	if (!strcmp(line, "/stop")) {
+		replace(&m->summary, xstrdup("stopped by the user"));
+		return -1;
+	}
+	if (!strcmp(line, "/pause")) {
+		put_event(m, "pause", NULL, 0, 0, 0, "paused: type a message for the team");
+		int got = tty_line(m, "message> ", -1, line, sizeof line);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			line[0] = '\0';
+		put_event(m, "resume", NULL, 0, 0, 0, "resumed");
+	}
+	if (line[0]) {
+		struct buf b = BUF_INIT;
+		struct jw w;
+		conv_line_begin(&w, &b, "message", "user");
+		jw_kstr(&w, "role", "user");
+		jw_kstr(&w, "text", line);
+		conv_line_end(&w);
+		put(m, &b);
+	}
+	return 0;
+}
+
+/* ---- the fixed route ---- */
+
+static enum status status_of(enum outcome oc)
+{
+	return oc == OC_STOPPED   ? ST_STOPPED
+	       : oc == OC_LIMIT   ? ST_LIMIT
+	       : oc == OC_TIMEOUT ? ST_TIMEOUT
+	                          : ST_FAILED;
+}
+
+/* Where to go after stage idx said verdict: the next index (n = done),
+ * or -1 past a limit. */
+static int next_stage(struct mgr *m, int idx, const char *verdict)
+{
+	int to = pipeline_edge(&m->pl, idx, verdict);
+	if (to < 0)
+		return idx + 1;
+	return count_cycle(m, idx, m->pl.stages[to].agent, verdict) < 0 ? -1 : to;
+}
+
+static enum status run_fixed(struct mgr *m, int idx)
+{
+	while ((size_t)idx < m->pl.n) {
+		enum outcome oc = run_stage(m, idx);
+		if (oc != OC_OK)
+			return status_of(oc);
+		int next = next_stage(m, idx, m->last.verdict);
+		if (next < 0)
+			return ST_LIMIT;
+		if ((size_t)next < m->pl.n && intervene(m) < 0)
+			return ST_STOPPED;
+		idx = next;
+	}
+	return ST_COMPLETED;
+}
+
+/* ---- --route llm: the Manager model ---- */
+
+/* Stores the lines the Manager agent wrote since the last call. */
+static void flush_manager(struct mgr *m)
+{
+	struct stat st;
+	if (m->mfd < 0 || fstat(m->mfd, &st) < 0 || st.st_size <= m->mfd_off)
+		return;
+	size_t n = (size_t)(st.st_size - m->mfd_off);
+	char *p = xmalloc(n);
+	ssize_t got = pread(m->mfd, p, n, m->mfd_off);
+	size_t used = 0;
+	for (size_t i = 0; got > 0 && i < (size_t)got; i++)
+		if (p[i] == '\n') {
+			struct conv c;
+			char err[300];
+			if (conv_parse(p + used, i - used, "manager", &c, err, sizeof err) == 0 &&
+			    c.n == 1)
+				take_item(m, &c.items[0]);
+			conv_free(&c);
+			used = i + 1;
+		}
+	m->mfd_off += (off_t)used;
+	free(p);
+}
+
+/* The tool result for a stage run: its final message and verdict. */
+static void stage_report(struct mgr *m, int idx, enum outcome oc, struct tool_result *res)
+{
+	const struct sv_outcome *c = &m->last;
+	const char *agent = m->pl.stages[idx].agent;
+	if (oc != OC_OK) {
+		res->is_error = 1;
+		buf_addf(&res->text, "the %s stage did not finish: %s", agent,
+		         m->summary ? m->summary : status_names[status_of(oc)]);
+		return;
+	}
+	buf_addf(&res->text, "%s finished.\n", agent);
+	if (c->message)
+		buf_addf(&res->text, "\nIts final message:\n%s\n", c->message);
+	if (c->verdict_line) {
+		struct json j;
+		if (json_parse(&j, c->verdict_line, strlen(c->verdict_line), NULL) == 0) {
+			char *sum = json_get_str(&j, 0, "summary");
+			buf_addf(&res->text, "\nVerdict: %s\nSummary: %s\n", c->verdict,
+			         sum ? sum : "");
+			int f = json_get(&j, 0, "findings"), code = json_get(&j, 0, "exit_code");
+			if (f >= 0) {
+				size_t n;
+				const char *raw = json_raw(&j, f, &n);
+				buf_adds(&res->text, "Findings: ");
+				buf_add(&res->text, raw, n);
+				buf_addc(&res->text, '\n');
+			}
+			if (code >= 0)
+				buf_addf(&res->text, "Exit code: %lld\n",
+				         json_get_int(&j, 0, "exit_code", 0));
+			free(sum);
+			json_free(&j);
+		}
+	}
+	if (!c->message && !c->verdict_line)
+		buf_adds(&res->text, "(it wrote no message and no verdict)\n");
+}
+
+static void end_llm(struct mgr *m, struct tool_ctx *ctx, enum status st)
+{
+	m->status = st;
+	m->llm_ended = 1;
+	ctx->end_stage = 1;
+}
+
+/* A stage called as a tool: the limits first, then the run. */
+static void run_agent_tool(int idx, struct tool_ctx *ctx, const struct json *j, int obj,
+                           struct tool_result *res)
+{
+	struct mgr *m = g;
+	const char *agent = m->pl.stages[idx].agent;
+	flush_manager(m);
+	if (m->llm_ended) {
+		tool_fail(res, "the run has ended; call finish");
+		return;
+	}
+	const char *label = cycle_label(m, idx);
+	if (label && m->runs[idx] > 0) {
+		/* --route llm: every rerun of a reviewer or tester is a cycle */
+		char why[64];
+		snprintf(why, sizeof why, "asked for again by the manager");
+		if (count_cycle(m, idx, agent, why) < 0) {
+			tool_fail(res, "limit: %s; the run ends here", m->summary);
+			end_llm(m, ctx, ST_LIMIT);
+			return;
+		}
+	}
+	char *instr = json_get_str(j, obj, "instructions");
+	if (instr && *instr) {
+		struct buf b = BUF_INIT;
+		struct jw w;
+		conv_line_begin(&w, &b, "message", "manager");
+		jw_kstr(&w, "role", "user");
+		jw_kstr(&w, "text", instr);
+		conv_line_end(&w);
+		put(m, &b);
+	}
+	free(instr);
+	enum outcome oc = run_stage(m, idx);
+	stage_report(m, idx, oc, res);
+	if (oc == OC_STOPPED || oc == OC_LIMIT)
+		end_llm(m, ctx, status_of(oc));
+	else if (intervene(m) < 0)
+		end_llm(m, ctx, ST_STOPPED);
+}
+
+#define TRAMPOLINE(i)                                                                              \
+	static void run_tool_##i(struct tool_ctx *c, const struct json *j, int o,                  \
+	                         struct tool_result *r)                                            \
+	{                                                                                          \
+		run_agent_tool(i, c, j, o, r);                                                     \
+	}
+TRAMPOLINE(0)
+TRAMPOLINE(1)
+TRAMPOLINE(2)
+TRAMPOLINE(3)
+TRAMPOLINE(4)
+TRAMPOLINE(5)
+TRAMPOLINE(6)
+TRAMPOLINE(7)
+TRAMPOLINE(8)
+TRAMPOLINE(9)
+TRAMPOLINE(10)
+TRAMPOLINE(11)
+TRAMPOLINE(12)
+TRAMPOLINE(13)
+TRAMPOLINE(14)
+TRAMPOLINE(15)
+static void (*const trampolines[PIPELINE_MAX_STAGES])(struct tool_ctx *, const struct json *, int,
+                                                      struct tool_result *) = {
+    run_tool_0,  run_tool_1,  run_tool_2,  run_tool_3,  run_tool_4,  run_tool_5,
+    run_tool_6,  run_tool_7,  run_tool_8,  run_tool_9,  run_tool_10, run_tool_11,
+    run_tool_12, run_tool_13, run_tool_14, run_tool_15,
+};
+
+static void run_finish(struct tool_ctx *ctx, const struct json *j, int obj, struct tool_result *res)
+{
+	struct mgr *m = g;
+	flush_manager(m);
+	replace(&m->summary, json_get_str(j, obj, "summary"));
+	buf_adds(&res->text, "finished");
+	end_llm(m, ctx, ST_COMPLETED);
+}
+
+static const char *const role_blurbs[][2] = {
+    {"planner", "reads the code with read-only tools and writes a plan"},
+    {"coder", "changes the files (read, write, edit, bash) to carry out the plan or fix "
+              "findings"},
+    {"reviewer", "reviews the change and gives a verdict: approve or changes_requested"},
+    {"tester", "runs the tests; its verdict pass or fail follows their exit status"},
+    {"committer", "commits the change with a written message"},
+};
+
+static const char *blurb(const char *role)
+{
+	for (size_t i = 0; i < sizeof role_blurbs / sizeof *role_blurbs; i++)
+		if (!strcmp(role_blurbs[i][0], role))
+			return role_blurbs[i][1];
+	return "a custom stage of this pipeline";
+}
+
+/* The Manager agent's endpoint and request; -1 to go on, else the exit
+ * status (with a message on stderr). */
+static int llm_setup(struct mgr *m, struct agent *a, struct llm_endpoint *ep, struct tool *tools,
+                     struct tool *finish)
+{
+	const struct agent_cfg *ac = config_agent(&m->cfg, "manager");
+	const char *prov = ac && ac->provider ? ac->provider : "anthropic";
+	struct llm_error lerr;
+	if (llm_endpoint_from_env(ep, prov, &lerr) < 0) {
+		warnx_("manager: %s", lerr.message);
+		return lerr.kind == LLM_ERR_AUTH ? EX_BL_NOPERM : EX_BL_CONFIG;
+	}
+	ep->connect_timeout_s = m->cfg.connect_timeout_s;
+	ep->idle_timeout_s = m->cfg.idle_timeout_s;
+	const char *rel =
+	    ac && ac->system_prompt_file ? ac->system_prompt_file : "prompts/manager.txt";
+	char *path = config_find(&m->cfg, m->ws_abs, rel);
+	struct buf prompt = BUF_INIT;
+	if (!path || read_file(path, &prompt) < 0) {
+		warnx_("manager: cannot read the system prompt '%s'", rel);
+		free(path);
+		buf_free(&prompt);
+		return EX_BL_CONFIG;
+	}
+	free(path);
+	buf_addf(&prompt, "\n\n# This run\n\nWorkspace: %s\nStages (one tool each):\n", m->ws_abs);
+	for (size_t i = 0; i < m->pl.n; i++)
+		buf_addf(&prompt, "- %s: %s\n", m->pl.stages[i].agent, blurb(role_of(m, (int)i)));
+	buf_addf(&prompt,
+	         "Limits (enforced whatever you ask): %d review cycles, %d test cycles, %d stage "
+	         "runs in all.\n",
+	         m->cfg.max_review_iterations, m->cfg.max_coder_retries, m->cfg.max_turns);
+
+	agent_init(a, "manager");
+	for (size_t i = 0; i < m->pl.n; i++) {
+		tools[i] = (struct tool){
+		    .name = m->pl.stages[i].agent,
+		    .description = xasprintf("Run the %s stage: it %s. Returns its final "
+		                             "message and verdict.",
+		                             m->pl.stages[i].agent, blurb(role_of(m, (int)i))),
+		    .schema = "{\"type\":\"object\",\"properties\":{\"instructions\":{\"type\":"
+		              "\"string\",\"description\":\"what this stage should do now\"}},"
+		              "\"required\":[\"instructions\"]}",
+		    .run = trampolines[i],
+		};
+		agent_add_tool(a, &tools[i]);
+	}
+	*finish = (struct tool){
+	    .name = "finish",
+	    .description = "End the run once the work is committed (or cannot be done), with "
+	                   "a one-paragraph summary.",
+	    .schema = "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"}},"
+	              "\"required\":[\"summary\"]}",
+	    .run = run_finish,
+	};
+	agent_add_tool(a, finish);
+	a->req.system = buf_detach(&prompt, NULL);
+	a->req.model = xstrdup(m->o.model        ? m->o.model
+	                       : ac && ac->model ? ac->model
+	                                         : m->cfg.default_model);
+	a->req.max_tokens = ac ? ac->max_tokens : 4096;
+	a->req.cache = m->cfg.enable_caching;
+	a->provider = prov;
+	a->ep = ep;
+	a->retry = &m->cfg.retry;
+	a->cfg = &m->cfg;
+	a->max_turns = m->cfg.max_turns + 10;
+	a->stream_deltas = 0;
+	a->abort = sv_stop_flag();
+	return -1;
+}
+
+static enum status run_llm(struct mgr *m, struct agent *a)
+{
+	struct tool_ctx tctx;
+	memset(&tctx, 0, sizeof tctx);
+	tctx.rootfd = -1;
+	tctx.root = tctx.root_abs = m->ws_abs;
+	tctx.agent = "manager";
+	tctx.abort = sv_stop_flag();
+	tctx.user = m;
+	a->tctx = &tctx;
+	m->mfd = memfd_create("bl-manager-agent", MFD_CLOEXEC);
+	if (m->mfd < 0) {
+		put_error(m, "manager", "crash", 0, "memfd_create: %s", strerror(errno));
+		return ST_FAILED;
+	}
+	a->out_fd = m->mfd;
+	m->status = ST_COMPLETED;
+	agent_add_user_text(a, m->task_text);
+	int rc = agent_run(a);
+	flush_manager(m);
+	if (m->llm_ended)
+		return m->status;
+	if (sv_caught())
+		return ST_STOPPED;
+	if (rc == 0) {
+		/* It ended its turn without calling finish: its text is the summary. */
+		if (a->final_text)
+			replace(&m->summary, xstrdup(a->final_text));
+		return ST_COMPLETED;
+	}
+	put_error(m, "manager", a->err.kind ? a->err.kind : "crash", a->err.retryable, "%s",
+	          a->err.message);
+	replace(&m->summary, xasprintf("the manager model failed: %s", a->err.message));
+	return a->err.kind && !strcmp(a->err.kind, "limit") ? ST_LIMIT : ST_FAILED;
+}
+
+/* ---- the result ---- */
+
+static void put_result(struct mgr *m)
+{
+	int review = 0;
+	for (size_t i = 0; i < m->pl.n; i++)
+		if (!strcmp(role_of(m, (int)i), "reviewer"))
+			review += m->cycles[i];
+	if (m->status == ST_STOPPED && !m->summary)
+		m->summary = sv_caught() ? xasprintf("stopped by %s", sv_signame(sv_caught()))
+		                         : xstrdup("stopped");
+	if (m->status == ST_COMPLETED && !m->summary) {
+		if (m->commit)
+			m->summary = xasprintf("committed %s", m->commit);
+		else if (m->last_message)
+			m->summary = xstrndup(m->last_message, strcspn(m->last_message, "\n"));
+		else
+			m->summary = xstrdup("done");
+	}
+	struct buf b = BUF_INIT;
+	struct jw w;
+	conv_line_begin(&w, &b, "result", NULL);
+	jw_kstr(&w, "status", status_names[m->status]);
+	jw_kbool(&w, "tests_passed", m->tests_passed == 1);
+	jw_kint(&w, "turns", m->turns);
+	jw_kint(&w, "review_cycles", review);
+	jw_knum(&w, "cost_usd", round(m->cost_usd * 1e6) / 1e6);
+	jw_kstr(&w, "summary", m->summary ? m->summary : "");
+	conv_line_end(&w);
+	put(m, &b);
+	if (session_sync(&m->sess) < 0 && !m->io_failed)
+		m->io_failed = errno;
+}
+
+/* ---- --resume ---- */
+
+static int is_event_item(const struct conv_item *it, const char *name)
+{
+	return it->type == CONV_EVENT && json_streq(&it->j, json_get(&it->j, 0, "event"), name);
+}
+
+/* Rebuilds the counters from the stored log and finds where to go on:
+ * after the last stage that ended well, along the edge its verdict took
+ * (already counted when its loop event is stored).  The next stage
+ * index, or -1 past a limit, or -2 with err. */
+static int resume_point(struct mgr *m, const struct conv *c, char *err, size_t errlen)
+{
+	long last_ok = -1;
+	const struct conv_item *result = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct conv_item *it = &c->items[i];
+		note_item(m, it);
+		if (it->type == CONV_RESULT)
+			result = it;
+		if (is_event_item(it, "loop")) {
+			char *from = json_get_str(&it->j, 0, "from");
+			int k = pipeline_index(&m->pl, from);
+			if (k >= 0)
+				m->cycles[k]++;
+			free(from);
+		}
+		if (is_event_item(it, "stage_end") &&
+		    json_streq(&it->j, json_get(&it->j, 0, "status"), "ok")) {
+			last_ok = (long)i;
+			int k = pipeline_index(&m->pl, it->agent);
+			if (k >= 0)
+				m->runs[k]++;
+		}
+	}
+	if (result && json_streq(&result->j, json_get(&result->j, 0, "status"), "completed")) {
+		snprintf(err, errlen, "session '%s' already completed; nothing to resume",
+		         m->sess.id);
+		return -2;
+	}
+	const struct conv_item *task = NULL;
+	for (size_t i = 0; i < c->n && !task; i++)
+		if (c->items[i].type == CONV_TASK)
+			task = &c->items[i];
+	if (last_ok < 0) {
+		char *start = json_get_str(&task->j, 0, "start");
+		int k = start ? pipeline_index(&m->pl, start) : 0;
+		free(start);
+		return k < 0 ? 0 : k;
+	}
+	const struct conv_item *end = &c->items[last_ok];
+	int idx = pipeline_index(&m->pl, end->agent);
+	if (idx < 0) {
+		snprintf(err, errlen, "session '%s': its last stage '%s' is not in pipeline '%s'",
+		         m->sess.id, end->agent ? end->agent : "?", m->pl.name);
+		return -2;
+	}
+	for (size_t i = (size_t)last_ok + 1; i < c->n; i++) {
+		const struct conv_item *it = &c->items[i];
+		if (!is_event_item(it, "loop"))
+			continue;
+		char *from = json_get_str(&it->j, 0, "from");
+		int same = from && !strcmp(from, end->agent);
+		free(from);
+		if (same)
+			return pipeline_index(&m->pl, it->agent) < 0
+			           ? idx + 1
+			           : pipeline_index(&m->pl, it->agent);
+	}
+	char *verdict = json_get_str(&end->j, 0, "verdict");
+	int next = next_stage(m, idx, verdict);
+	free(verdict);
+	return next;
+}
+
+/* ---- options ---- */
+
+static void usage(int fd)
+{
+	static const char text[] =
+	    "usage: bl-manager [options] TASK\n"
+	    "       bl-manager [options] --resume ID [MESSAGE]\n"
+	    "Run the team on TASK in the workspace: plan, code, review, test, commit.\n"
+	    "\n"
+	    "  -C DIR              workspace (default .)\n"
+	    "      --config PATH   config directory or file\n"
+	    "      --pipeline P    pipeline name (pipelines/P.json) or file (default: default)\n"
+	    "      --route R       fixed (the pipeline's order and edges) or llm (a Manager\n"
+	    "                      model picks the stages)\n"
+	    "      --json          JSON Lines on stdout even on a terminal\n"
+	    "  -s, --stream        with JSON output, also the delta lines\n"
+	    "      --wait N        interactive: N seconds to intervene after each stage (5)\n"
+	    "      --no-wait       interactive: do not wait\n"
+	    "      --resume ID     continue a stopped session after its last completed stage\n"
+	    "  -m MODEL            model for every stage (and the Manager model)\n"
+	    "  -v, --verbose       stage diagnostics and log records on stderr\n"
+	    "  -h, --help          show this help\n"
+	    "      --version       show the version\n"
+	    "\n"
+	    "TASK may start with @AGENT to start at that stage (\"@coder fix the typo\").\n"
+	    "Exit status: 0 completed, 1 failed, 2 a limit was reached, 64 usage,\n"
+	    "70 internal (the session could not be written), 75 stopped or timed out,\n"
+	    "77 auth refused (--route llm), 78 config error.  See bl-manager(1).\n";
+	write_all(fd, text, sizeof text - 1);
+}
+
+enum {
+	OPT_CONFIG = 256,
+	OPT_PIPELINE,
+	OPT_ROUTE,
+	OPT_JSON,
+	OPT_WAIT,
+	OPT_NO_WAIT,
+	OPT_RESUME,
+	OPT_VERSION
+};
+
+/* -1 to go on, else the exit status. */
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+	    {"route", required_argument, NULL, OPT_ROUTE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"stream", no_argument, NULL, 's'},
+	    {"wait", required_argument, NULL, OPT_WAIT},
+	    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+	    {"resume", required_argument, NULL, OPT_RESUME},
+	    {"model", required_argument, NULL, 'm'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof *o);
+	o->workspace = ".";
+	o->route = "fixed";
+	o->wait_s = 5;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":C:m:svh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			o->workspace = optarg;
+			break;
+		case 'm':
+			o->model = optarg;
+			break;
+		case 's':
+			o->stream = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case OPT_PIPELINE:
+			o->pipeline = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_NO_WAIT:
+			o->wait_s = 0;
+			break;
+		case OPT_RESUME:
+			o->resume = optarg;
+			break;
+		case OPT_ROUTE:
+			if (strcmp(optarg, "fixed") && strcmp(optarg, "llm")) {
+				warnx_("--route: expected fixed or llm, not '%s'", optarg);
+				return EX_BL_USAGE;
+			}
+			o->route = optarg;
+			break;
+		case OPT_WAIT: {
+			char *end;
+			errno = 0;
+			long n = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 0 || n > 3600) {
+				warnx_("--wait: expected seconds 0..3600, not '%s'", optarg);
+				return EX_BL_USAGE;
+			}
+			o->wait_s = (int)n;
+			break;
+		}
+		case 'h':
+			usage(1);
+			return 0;
+		case OPT_VERSION:
+			printf("bl-manager (better-llm) %s\n", BL_VERSION);
+			return 0;
+		case ':':
+			warnx_("option '%s' needs a value (see bl-manager --help)",
+			       argv[optind - 1]);
+			return EX_BL_USAGE;
+		default:
+			if (optopt)
+				warnx_("unknown option '-%c' (see bl-manager --help)", optopt);
+			else
+				warnx_("unknown option '%s' (see bl-manager --help)",
+				       argv[optind - 1]);
+			return EX_BL_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		warnx_("one task argument expected, got %d (quote the task)", argc - optind);
+		return EX_BL_USAGE;
+	}
+	o->task = optind < argc ? argv[optind] : NULL;
+	if (o->task && !*o->task) {
+		warnx_("the task is empty");
+		return EX_BL_USAGE;
+	}
+	if (!o->task && !o->resume) {
+		warnx_("no task (see bl-manager --help)");
+		return EX_BL_USAGE;
+	}
+	if (o->resume && !strcmp(o->route, "llm")) {
+		warnx_("--resume continues the fixed route only");
+		return EX_BL_USAGE;
+	}
+	return -1;
+}
+
+/* ---- setup ---- */
+
+/* Loads the pipeline and finds every stage's agent and program.  -1 to
+ * go on, else 78 with a message. */
+static int setup_pipeline(struct mgr *m, const char *spec)
+{
+	char err[800];
+	char *path = pipeline_resolve(&m->cfg, m->ws_abs, spec, err, sizeof err);
+	if (!path || pipeline_load(&m->pl, path, err, sizeof err) < 0) {
+		warnx_("%s", err);
+		free(path);
+		return EX_BL_CONFIG;
+	}
+	free(path);
+	if (strchr(spec, '/') || strstr(spec, ".json")) {
+		/* a file: the session keeps its absolute path, for --resume */
+		char *abs = realpath(m->pl.path, NULL);
+		replace(&m->pipeline_spec, abs ? abs : xstrdup(m->pl.path));
+	} else {
+		replace(&m->pipeline_spec, xstrdup(spec));
+	}
+	m->cmds = xcalloc(m->pl.n, sizeof *m->cmds);
+	for (size_t i = 0; i < m->pl.n; i++) {
+		const struct agent_cfg *a = agent_of(m, (int)i);
+		if (!a) {
+			warnx_("pipeline '%s': no agent '%s' in %s", m->pl.name,
+			       m->pl.stages[i].agent,
+			       m->cfg.agent_path ? m->cfg.agent_path : "agent_config.json");
+			return EX_BL_CONFIG;
+		}
+		m->cmds[i] = sv_which(a->command, m->self_dir);
+		if (!m->cmds[i]) {
+			warnx_("agent '%s': cannot find its command '%s' (beside bl-manager, or on "
+			       "PATH): %s",
+			       a->name, a->command, strerror(errno));
+			return EX_BL_CONFIG;
+		}
+	}
+	return -1;
+}
+
+static void put_task(struct mgr *m, const char *spec, int start)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	conv_line_begin(&w, &b, "task", NULL);
+	jw_kstr(&w, "text", m->task_text);
+	jw_kstr(&w, "session", m->sess.id);
+	jw_kint(&w, "v", 1);
+	jw_kstr(&w, "pipeline", spec);
+	if (!strcmp(m->o.route, "llm"))
+		jw_kstr(&w, "route", "llm");
+	if (start > 0)
+		jw_kstr(&w, "start", m->pl.stages[start].agent);
+	conv_line_end(&w);
+	put(m, &b);
+}
+
+static int open_stage_log(struct mgr *m)
+{
+	if (m->o.verbose)
+		return 2;
+	char *dir = xasprintf("%s/stages", m->cfg.log_dir);
+	mkdir(m->cfg.log_dir, 0700);
+	mkdir(dir, 0700);
+	char *path = xasprintf("%s/%s.log", dir, m->sess.id);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		warnx_("warning: cannot write the stage log '%s': %s", path, strerror(errno));
+	free(dir);
+	free(path);
+	return fd;
+}
+
+static int exit_status(const struct mgr *m)
+{
+	if (m->io_failed)
+		return EX_BL_SOFTWARE;
+	switch (m->status) {
+	case ST_COMPLETED:
+		return EXIT_COMPLETED;
+	case ST_LIMIT:
+		return EXIT_LIMIT;
+	case ST_STOPPED:
+	case ST_TIMEOUT:
+		return EX_BL_TEMPFAIL;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
+static void mgr_free(struct mgr *m)
+{
+	sv_outcome_free(&m->last);
+	for (size_t i = 0; m->cmds && i < m->pl.n; i++)
+		free(m->cmds[i]);
+	free(m->cmds);
+	pipeline_free(&m->pl);
+	config_free(&m->cfg);
+	session_close(&m->sess);
+	render_free(&m->view);
+	free(m->ws_abs);
+	free(m->config_abs);
+	free(m->self_dir);
+	free(m->home);
+	free(m->task_text);
+	free(m->pipeline_spec);
+	free(m->commit);
+	free(m->last_message);
+	free(m->summary);
+	if (m->stage_log_fd > 2)
+		close(m->stage_log_fd);
+	if (m->tty_fd >= 0)
+		close(m->tty_fd);
+	if (m->mfd >= 0)
+		close(m->mfd);
+	log_close();
+}
+
+/* Everything before the first line is written.  -1 to go on. */
+static int setup(struct mgr *m, struct conv *old)
+{
+	char err[1024];
+	struct stat st;
+	m->ws_abs = realpath(m->o.workspace, NULL);
+	if (!m->ws_abs || stat(m->ws_abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		warnx_("cannot use the workspace '%s': %s", m->o.workspace,
+		       m->ws_abs ? "not a directory" : strerror(errno));
+		return EX_BL_USAGE;
+	}
+	if (config_load(&m->cfg, m->o.config, m->ws_abs, err, sizeof err) < 0) {
+		warnx_("%s", err);
+		return EX_BL_CONFIG;
+	}
+	for (size_t i = 0; i < m->cfg.nwarnings; i++)
+		warnx_("warning: %s", m->cfg.warnings[i]);
+	m->home = config_bl_home();
+	char *envs[2] = {xasprintf("%s/.env", m->ws_abs), xasprintf("%s/.env", m->home)};
+	int rc = -1;
+	for (int i = 0; i < 2 && rc < 0; i++)
+		if (config_load_dotenv(envs[i], err, sizeof err) < 0) {
+			warnx_("%s", err);
+			rc = EX_BL_CONFIG;
+		}
+	free(envs[0]);
+	free(envs[1]);
+	if (rc >= 0)
+		return rc;
+	if (log_init(m->cfg.log_dir, m->cfg.log_level, m->cfg.log_format, PROG) < 0)
+		warnx_("warning: cannot write logs to '%s': %s", m->cfg.log_dir, strerror(errno));
+	if (m->o.verbose)
+		log_set_stderr(BL_LOG_INFO);
+	m->self_dir = sv_self_dir();
+	if (m->o.config && !(m->config_abs = realpath(m->o.config, NULL))) {
+		warnx_("%s: %s", m->o.config, strerror(errno));
+		return EX_BL_CONFIG;
+	}
+
+	const char *spec = m->o.pipeline;
+	char *old_spec = NULL;
+	if (m->o.resume) {
+		if (session_open(&m->sess, m->home, m->o.resume, err, sizeof err) < 0 ||
+		    session_read(&m->sess, old, err, sizeof err) < 0) {
+			warnx_("%s", err);
+			return EX_BL_USAGE;
+		}
+		if (!conv_task(old)) {
+			warnx_("%s: no task line", m->sess.path);
+			return EX_BL_DATAERR;
+		}
+		for (size_t i = 0; i < old->n && !old_spec; i++)
+			if (old->items[i].type == CONV_TASK)
+				old_spec = json_get_str(&old->items[i].j, 0, "pipeline");
+		m->task_text = xstrdup(conv_task(old));
+	}
+	if (!spec)
+		spec = old_spec ? old_spec : "default";
+	rc = setup_pipeline(m, spec);
+	free(old_spec);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct mgr mgr, *m = &mgr;
+	memset(m, 0, sizeof *m);
+	m->tty_fd = m->mfd = -1;
+	m->stage_log_fd = -1;
+	m->tests_passed = -1;
+	g = m;
+	int rc = parse_args(&m->o, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (sv_catch_signals() < 0) {
+		warnx_("cannot install signal handlers: %s", strerror(errno));
+		return EX_BL_SOFTWARE;
+	}
+	struct conv old;
+	memset(&old, 0, sizeof old);
+	struct agent magent;
+	struct llm_endpoint ep;
+	struct tool tools[PIPELINE_MAX_STAGES], finish;
+	memset(&magent, 0, sizeof magent);
+	memset(&ep, 0, sizeof ep);
+	memset(tools, 0, sizeof tools);
+	int llm = !strcmp(m->o.route, "llm"), start = 0;
+	char err[800];
+
+	if ((rc = setup(m, &old)) >= 0)
+		goto out;
+	if (!m->o.resume) {
+		const char *rest;
+		if (pipeline_start(&m->pl, m->o.task, &start, &rest, err, sizeof err) < 0) {
+			warnx_("%s", err);
+			rc = EX_BL_USAGE;
+			goto out;
+		}
+		m->task_text = xstrdup(llm ? m->o.task : rest);
+		if (llm)
+			start = 0;
+	}
+	if (llm && (rc = llm_setup(m, &magent, &ep, tools, &finish)) >= 0)
+		goto out;
+	if (!m->o.resume) {
+		char id[32];
+		conv_new_session_id(id);
+		if (session_create(&m->sess, m->home, id, err, sizeof err) < 0) {
+			warnx_("%s", err);
+			rc = EX_BL_SOFTWARE;
+			goto out;
+		}
+	}
+	log_set_session(m->sess.id);
+	m->json_out = m->o.json || !isatty(1);
+	render_init(&m->view, 1, !m->json_out && term_use_color(TERM_COLOR_AUTO, 1));
+	m->view.session_path = m->sess.path;
+	if (!m->json_out) {
+		render_set_width(&m->view, term_width(1));
+		render_set_markdown(&m->view, 1);
+	}
+	if (isatty(0))
+		m->tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	m->interactive = m->tty_fd >= 0 && isatty(m->tty_fd);
+	m->stage_log_fd = open_stage_log(m);
+
+	if (!m->o.resume) {
+		put_task(m, m->pipeline_spec, start);
+		m->status = llm ? run_llm(m, &magent) : run_fixed(m, start);
+	} else {
+		int next = resume_point(m, &old, err, sizeof err);
+		if (next == -2) {
+			warnx_("%s", err);
+			rc = EX_BL_USAGE;
+			goto out;
+		}
+		char *d = xasprintf("resuming session %s at %s", m->sess.id,
+		                    next < 0                 ? "its limit"
+		                    : (size_t)next < m->pl.n ? m->pl.stages[next].agent
+		                                             : "the end");
+		put_event(m, "resume", NULL, 0, 0, 0, d);
+		free(d);
+		if (m->o.task) {
+			struct buf b = BUF_INIT;
+			struct jw w;
+			conv_line_begin(&w, &b, "message", "user");
+			jw_kstr(&w, "role", "user");
+			jw_kstr(&w, "text", m->o.task);
+			conv_line_end(&w);
+			put(m, &b);
+		}
+		m->status = next < 0 ? ST_LIMIT : run_fixed(m, next);
+	}
+	if (m->status != ST_STOPPED && sv_caught())
+		m->status = ST_STOPPED;
+	put_result(m);
+	char *saved = NULL;
+	if (session_save(&m->sess, m->cfg.compression, &saved, err, sizeof err) < 0) {
+		warnx_("cannot save the session: %s", err);
+		if (!m->io_failed)
+			m->io_failed = EIO;
+	}
+	if (m->json_out && m->status != ST_COMPLETED)
+		warnx_("%s: %s (session %s)", status_names[m->status], m->summary ? m->summary : "",
+		       m->sess.path);
+	log_info("result", "status=%s turns=%d cost_usd=%.6f saved=%s", status_names[m->status],
+	         m->turns, m->cost_usd, saved ? saved : "-");
+	free(saved);
+	rc = exit_status(m);
+out:
+	conv_free(&old);
+	if (llm) {
+		agent_free(&magent);
+		llm_endpoint_free(&ep);
+		for (size_t i = 0; i < PIPELINE_MAX_STAGES; i++)
+			free((char *)tools[i].description);
+	}
+	mgr_free(m);
+	return rc;
+}
