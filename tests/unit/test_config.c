@@ -70,7 +70,10 @@ static void test_repo_files(void)
 	T_INTEQ(rc, 0, "repo config loads (%s)", err);
 	T_INTEQ(cfg.nwarnings, 0, "repo config: no warnings%s%s", cfg.nwarnings ? ": " : "",
 	        cfg.nwarnings ? cfg.warnings[0] : "");
-	T_INTEQ(cfg.nagents, 5, "repo config: five agents");
+	T_INTEQ(cfg.nagents, 6, "repo config: five workers and the --route llm manager");
+	const struct agent_cfg *mgr = config_agent(&cfg, "manager");
+	T_OK(mgr && !strcmp(mgr->system_prompt_file, "prompts/manager.txt") && mgr->ntools == 0,
+	     "repo config: the manager agent");
 	static const char *const names[] = {"planner", "coder", "reviewer", "tester", "committer"};
 	static const char *const cmds[] = {"bl-plan", "bl-code", "bl-review", "bl-test",
 	                                   "bl-commit"};
