@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "sessions.h"
 #include "stats.h"
 #include "util.h"
 
@@ -126,15 +127,15 @@ int main(int argc, char **argv)
 		free(home);
 	}
 	char err[1200];
-	struct stats_source *src;
+	struct session_file *src;
 	size_t nsrc, first = 0, count;
-	if (stats_sources(dir, &src, &nsrc, err, sizeof err) < 0) {
+	if (sessions_list(dir, &src, &nsrc, err, sizeof err) < 0) {
 		free(dir);
 		return die(EX_BL_SOFTWARE, "%s", err);
 	}
 	count = nsrc;
 	if (session) {
-		count = stats_match(src, nsrc, session, &first);
+		count = sessions_match(src, nsrc, session, &first);
 		int rc = 0;
 		if (!count)
 			rc = die(EX_NOINPUT, "no session '%s'", session);
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
 			rc = EX_BL_USAGE;
 		}
 		if (rc) {
-			stats_sources_free(src, nsrc);
+			sessions_free(src, nsrc);
 			free(dir);
 			return rc;
 		}
@@ -175,7 +176,7 @@ int main(int argc, char **argv)
 		perror("bl-stats: stdout");
 	buf_free(&out);
 	stats_free(&st);
-	stats_sources_free(src, nsrc);
+	sessions_free(src, nsrc);
 	free(dir);
 	return rc;
 }

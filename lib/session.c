@@ -238,8 +238,8 @@ static int is_event(const struct conv_item *it, const char *name)
 	return it->type == CONV_EVENT && json_streq(&it->j, json_get(&it->j, 0, "event"), name);
 }
 
-/* The document of session.h into out. */
-static void build_document(const struct session *s, const struct conv *c, struct buf *out)
+/* The document of session.h for session id into out. */
+static void build_document(const char *id, const struct conv *c, struct buf *out)
 {
 	const struct conv_item *task = NULL, *result = NULL;
 	char **agents = xcalloc(c->n + 1, sizeof *agents);
@@ -265,7 +265,7 @@ static void build_document(const struct session *s, const struct conv *c, struct
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);
-	jw_kstr(&w, "session_id", s->id);
+	jw_kstr(&w, "session_id", id);
 	copy_str(&w, "created_at", task, "ts", now);
 	copy_str(&w, "completed_at", result, "ts", now);
 	copy_str(&w, "user_request", task, "text", "");
@@ -310,7 +310,7 @@ static void build_document(const struct session *s, const struct conv *c, struct
 }
 
 /* Writes data to fd, through gzip when compress.  0 or -1 with err. */
-static int write_out(int fd, int compress, const struct buf *data, char *err, size_t errlen)
+int session_write_document(int fd, int compress, const struct buf *data, char *err, size_t errlen)
 {
 	if (!compress) {
 		if (write_all(fd, data->p, data->len) < 0) {
@@ -358,7 +358,7 @@ int session_save(const struct session *s, int compress, char **out_path, char *e
 		return -1;
 	}
 	struct buf doc = BUF_INIT;
-	build_document(s, &c, &doc);
+	build_document(s->id, &c, &doc);
 	conv_free(&c);
 
 	char *final = xasprintf("%s/%s.json%s", s->dir, s->id, compress ? ".gz" : "");
@@ -369,7 +369,7 @@ int session_save(const struct session *s, int compress, char **out_path, char *e
 		goto out;
 	}
 	char werr[300];
-	if (write_out(fd, compress, &doc, werr, sizeof werr) < 0) {
+	if (session_write_document(fd, compress, &doc, werr, sizeof werr) < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, werr);
 		goto out;
 	}
@@ -395,4 +395,41 @@ out:
 	free(tmp);
 	buf_free(&doc);
 	return rc;
+}
+
+int session_document(const char *id, const char *log_path, struct buf *out, char *err,
+                     size_t errlen)
+{
+	struct buf b = BUF_INIT;
+	if (read_file(log_path, &b) < 0) {
+		snprintf(err, errlen, "cannot read '%s': %s", log_path, strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	size_t len = b.len;
+	while (len && b.p[len - 1] != '\n')
+		len--;
+	struct conv c;
+	int rc = conv_parse(b.p ? b.p : "", len, log_path, &c, err, errlen);
+	if (rc == 0)
+		build_document(id, &c, out);
+	conv_free(&c);
+	buf_free(&b);
+	return rc;
+}
+
+int session_try_lock(const char *log_path, int exclusive)
+{
+	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc;
+	while ((rc = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (rc < 0 && (errno == EWOULDBLOCK || errno == EAGAIN)) {
+		close(fd);
+		errno = EWOULDBLOCK;
+		return -1;
+	}
+	return fd; /* locked, or a file system without locks */
 }

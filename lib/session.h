@@ -71,4 +71,17 @@ int session_read(const struct session *s, struct conv *c, char *err, size_t errl
  * 0, or -1 with err. */
 int session_save(const struct session *s, int compress, char **out_path, char *err, size_t errlen);
 
+/* Additive (bl-session): the document above for session id, built from
+ * the log at log_path as it is now (an unfinished last line, a write in
+ * flight, left out) by the same code as session_save, appended to out.
+ * 0, or -1 with err. */
+int session_document(const char *id, const char *log_path, struct buf *out, char *err,
+                     size_t errlen);
+/* Writes a document to fd, through gzip when compress.  0 or -1 with err. */
+int session_write_document(int fd, int compress, const struct buf *doc, char *err, size_t errlen);
+/* Takes the lock a bl-manager holds on a log (shared or exclusive, never
+ * waiting): the fd holding it (the caller closes it to let go), or -1
+ * with errno (EWOULDBLOCK: a bl-manager has the session). */
+int session_try_lock(const char *log_path, int exclusive);
+
 #endif

@@ -13,16 +13,13 @@
 #include "stats.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <zlib.h>
-
 #include "json.h"
+#include "sessions.h"
 
 void stats_init(struct stats *s, int64_t since_ms)
 {
@@ -261,228 +258,17 @@ void stats_add_conv(struct stats *s, const struct conv *c, const char *session)
 	s->sessions += counted;
 }
 
-/* Parses text as a conversation; when it does not read as a whole, line
- * by line, skipping (and counting) the bad lines. */
-static int add_text(struct stats *s, const char *text, size_t len, const char *name,
-                    const char *session)
-{
-	struct conv c;
-	char err[600];
-	if (conv_parse(text, len, name, &c, err, sizeof err) == 0) {
-		stats_add_conv(s, &c, session);
-		conv_free(&c);
-		return 0;
-	}
-	/* Line by line: gather the good lines, then read them as one. */
-	struct buf good = BUF_INIT;
-	int bad = 0;
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (conv_parse(p, n, name, &c, err, sizeof err) == 0) {
-			buf_add(&good, p, n);
-			buf_addc(&good, '\n');
-		} else {
-			bad++;
-		}
-		conv_free(&c);
-		p += n + (nl ? 1 : 0);
-	}
-	if (conv_parse(good.p ? good.p : "", good.len, name, &c, err, sizeof err) == 0)
-		stats_add_conv(s, &c, session);
-	conv_free(&c);
-	buf_free(&good);
-	s->bad_lines += bad;
-	return bad;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
-/* Reads a whole (possibly gzip'd) file into b.  0 or -1 with err. */
-static int read_gz(const char *path, struct buf *b, char *err, size_t errlen)
-{
-	gzFile f = gzopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
-		return -1;
-	}
-	char chunk[65536];
-	int n;
-	while ((n = gzread(f, chunk, sizeof chunk)) > 0)
-		buf_add(b, chunk, (size_t)n);
-	int zerr = Z_OK;
-	const char *msg = n < 0 ? gzerror(f, &zerr) : NULL;
-	if (n < 0)
-		snprintf(err, errlen, "%s: %s", path,
-		         zerr == Z_ERRNO ? strerror(errno)
-		         : msg           ? msg
-		                         : "read error");
-	gzclose(f);
-	return n < 0 ? -1 : 0;
-}
-
-/* The lines of a final document: each element of "messages" as one line. */
-static int doc_lines(const char *path, const struct buf *doc, struct buf *lines, char *err,
-                     size_t errlen)
-{
-	struct json j;
-	struct json_error je;
-	if (json_parse(&j, doc->p ? doc->p : "", doc->len, &je) < 0) {
-		snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.col, je.msg);
-		return -1;
-	}
-	int msgs = json_get(&j, 0, "messages");
-	if (json_type(&j, msgs) != JSON_ARRAY) {
-		json_free(&j);
-		snprintf(err, errlen, "%s: no \"messages\" array", path);
-		return -1;
-	}
-	int i, e;
-	JSON_ARRAY_EACH(&j, msgs, i, e)
-	{
-		size_t start = lines->len, n;
-		if (json_type(&j, e) == JSON_STRING) {
-			json_str_buf(&j, e, lines);
-		} else {
-			const char *raw = json_raw(&j, e, &n);
-			buf_add(lines, raw, n);
-		}
-		/* Whitespace between tokens may hold newlines; inside strings
-		 * they are always escaped, so this keeps the value. */
-		for (size_t k = start; k < lines->len; k++)
-			if (lines->p[k] == '\n' || lines->p[k] == '\r')
-				lines->p[k] = ' ';
-		buf_addc(lines, '\n');
-	}
-	json_free(&j);
-	return 0;
-}
-
 /* Reads one session file and adds it (see stats.h). */
 int stats_add_file(struct stats *s, const char *path, const char *session, char *err, size_t errlen)
 {
-	struct buf b = BUF_INIT;
-	int rc;
-	if (ends_with(path, ".jsonl")) {
-		if (read_file(path, &b) < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			buf_free(&b);
-			return -1;
-		}
-		/* A live log's unfinished last line is a write in flight. */
-		size_t len = b.len;
-		while (len && b.p[len - 1] != '\n')
-			len--;
-		rc = add_text(s, b.p ? b.p : "", len, path, session);
-	} else {
-		struct buf lines = BUF_INIT;
-		rc = read_gz(path, &b, err, errlen);
-		if (rc == 0)
-			rc = doc_lines(path, &b, &lines, err, errlen);
-		if (rc == 0)
-			rc = add_text(s, lines.p ? lines.p : "", lines.len, path, session);
-		buf_free(&lines);
-	}
-	buf_free(&b);
-	return rc;
-}
-
-static int rank_of(const char *name, size_t *stem)
-{
-	static const char *const ext[] = {".jsonl", ".json.gz", ".json"};
-	for (int i = 0; i < 3; i++)
-		if (ends_with(name, ext[i]) && strlen(name) > strlen(ext[i])) {
-			*stem = strlen(name) - strlen(ext[i]);
-			return i;
-		}
-	return -1;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	return strcmp(((const struct stats_source *)a)->id, ((const struct stats_source *)b)->id);
-}
-
-/* Lists the sessions of dir (see stats.h). */
-int stats_sources(const char *dir, struct stats_source **out, size_t *n, char *err, size_t errlen)
-{
-	*out = NULL;
-	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	struct conv c;
+	int bad = sessions_read(path, &c, err, errlen);
+	if (bad < 0)
 		return -1;
-	}
-	struct stats_source *v = NULL;
-	int *rank = NULL;
-	size_t cnt = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t stem;
-		int r = rank_of(de->d_name, &stem);
-		if (r < 0 || de->d_name[0] == '.')
-			continue;
-		size_t i;
-		for (i = 0; i < cnt; i++)
-			if (strlen(v[i].id) == stem && !strncmp(v[i].id, de->d_name, stem))
-				break;
-		if (i == cnt) {
-			if (cnt == cap) {
-				cap = cap ? cap * 2 : 32;
-				v = xrealloc(v, cap * sizeof *v);
-				rank = xrealloc(rank, cap * sizeof *rank);
-			}
-			v[cnt].id = xstrndup(de->d_name, stem);
-			v[cnt].path = NULL;
-			rank[cnt] = 99;
-			cnt++;
-		}
-		if (r < rank[i]) {
-			free(v[i].path);
-			v[i].path = xasprintf("%s/%s", dir, de->d_name);
-			rank[i] = r;
-		}
-	}
-	closedir(d);
-	free(rank);
-	if (cnt)
-		qsort(v, cnt, sizeof *v, by_id);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-void stats_sources_free(struct stats_source *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].id);
-		free(v[i].path);
-	}
-	free(v);
-}
-
-/* How many ids start with prefix; an exact id counts alone. */
-size_t stats_match(const struct stats_source *v, size_t n, const char *prefix, size_t *first)
-{
-	size_t cnt = 0, plen = strlen(prefix);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].id, prefix)) {
-			*first = i;
-			return 1;
-		}
-	for (size_t i = 0; i < n; i++)
-		if (!strncmp(v[i].id, prefix, plen)) {
-			if (!cnt)
-				*first = i;
-			cnt++;
-		}
-	return cnt;
+	stats_add_conv(s, &c, session);
+	conv_free(&c);
+	s->bad_lines += bad;
+	return bad;
 }
 
 /* ---- reporting ---- */

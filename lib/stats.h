@@ -2,9 +2,10 @@
  * stats — usage, cost, latency, errors and response-cache figures over
  * sessions (DESIGN §8), for bl-stats.
  *
- * Sources: the files of $BL_HOME/sessions: <id>.jsonl (the live log),
- * <id>.json.gz and <id>.json (the final document, whose "messages" array
- * holds the same lines as objects).  A session present in several forms
+ * Sources, found and read by lib/sessions: the files of
+ * $BL_HOME/sessions: <id>.jsonl (the live log), <id>.json.gz and
+ * <id>.json (the final document, whose "messages" array holds the same
+ * lines as objects).  A session present in several forms
  * is read once, from its .jsonl (the most complete: append-only, every
  * stored line), else its .json.gz, else its .json.  Every source is read
  * with lib/conv; a session whose text does not read as a whole is read
@@ -72,12 +73,6 @@ struct stats {
 	size_t nerrors;
 };
 
-/* One session found on disk. */
-struct stats_source {
-	char *id;   /* the file name without .jsonl / .json.gz / .json */
-	char *path; /* the file read for it */
-};
-
 /* Zeroes s and sets the --since time (INT64_MIN: everything). */
 void stats_init(struct stats *s, int64_t since_ms);
 void stats_free(struct stats *s);
@@ -85,22 +80,12 @@ void stats_free(struct stats *s);
 /* Adds the usage and error lines of a conversation read from session. */
 void stats_add_conv(struct stats *s, const struct conv *c, const char *session);
 
-/* Reads one session file (by its name: .jsonl, .json.gz or .json) and
- * adds it.  Returns the number of bad lines skipped (>= 0), or -1 with
- * err when the file cannot be read at all ("PATH: not gzip data",
- * "PATH: no \"messages\" array"). */
+/* Reads one session file (.jsonl, .json.gz or .json, with
+ * sessions_read) and adds it.  Returns the number of bad lines skipped
+ * (>= 0), or -1 with err when the file cannot be read at all ("PATH:
+ * not gzip data", "PATH: no \"messages\" array"). */
 int stats_add_file(struct stats *s, const char *path, const char *session, char *err,
                    size_t errlen);
-
-/* Lists the sessions of dir, one per id (see the preference above),
- * sorted by id.  A missing dir is no session.  0 with *out (malloc'd
- * array, *n entries; free with stats_sources_free), or -1 with err. */
-int stats_sources(const char *dir, struct stats_source **out, size_t *n, char *err, size_t errlen);
-void stats_sources_free(struct stats_source *v, size_t n);
-
-/* The sessions whose id starts with prefix (an exact id wins): sets
- * *first to the index of the first match and returns how many match. */
-size_t stats_match(const struct stats_source *v, size_t n, const char *prefix, size_t *first);
 
 /* Parses an RFC 3339 time ("2026-11-24T21:05:09.123Z", an offset
  * instead of Z, a space for T), a date ("2026-11-24", UTC midnight), a
