@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "config.h"
 #include "conv.h"
+#include "dotenv.h"
 #include "json.h"
 #include "log.h"
 #include "pipeline.h"
@@ -1178,6 +1179,11 @@ static int setup(struct mgr *m, struct conv *old)
 		       m->ws_abs ? "not a directory" : strerror(errno));
 		return EX_BL_USAGE;
 	}
+	/* .env before config, so that what it sets counts as environment. */
+	if (dotenv_load_all(m->ws_abs, err, sizeof err) < 0) {
+		warnx_("%s", err);
+		return EX_BL_CONFIG;
+	}
 	if (config_load(&m->cfg, m->o.config, m->ws_abs, err, sizeof err) < 0) {
 		warnx_("%s", err);
 		return EX_BL_CONFIG;
@@ -1185,17 +1191,6 @@ static int setup(struct mgr *m, struct conv *old)
 	for (size_t i = 0; i < m->cfg.nwarnings; i++)
 		warnx_("warning: %s", m->cfg.warnings[i]);
 	m->home = config_bl_home();
-	char *envs[2] = {xasprintf("%s/.env", m->ws_abs), xasprintf("%s/.env", m->home)};
-	int rc = -1;
-	for (int i = 0; i < 2 && rc < 0; i++)
-		if (config_load_dotenv(envs[i], err, sizeof err) < 0) {
-			warnx_("%s", err);
-			rc = EX_BL_CONFIG;
-		}
-	free(envs[0]);
-	free(envs[1]);
-	if (rc >= 0)
-		return rc;
 	if (log_init(m->cfg.log_dir, m->cfg.log_level, m->cfg.log_format, PROG) < 0)
 		warnx_("warning: cannot write logs to '%s': %s", m->cfg.log_dir, strerror(errno));
 	if (m->o.verbose)
@@ -1225,7 +1220,7 @@ static int setup(struct mgr *m, struct conv *old)
 	}
 	if (!spec)
 		spec = old_spec ? old_spec : "default";
-	rc = setup_pipeline(m, spec);
+	int rc = setup_pipeline(m, spec);
 	free(old_spec);
 	return rc;
 }

@@ -90,11 +90,6 @@ double config_cost(const struct model_price *p, const struct llm_usage *u);
  * path as the config files; malloc'd absolute path or NULL. */
 char *config_find(const struct bl_config *cfg, const char *workspace, const char *rel);
 
-/* Reads KEY=VALUE lines (optional "export ", quotes, # comments) and sets
- * each variable not already in the environment.  Missing file: 0.
- * Returns the number set, or -1 with err ("PATH:LINE: what"). */
-int config_load_dotenv(const char *path, char *err, size_t errlen);
-
 /* $BL_HOME, else ${XDG_STATE_HOME:-~/.local/state}/better-llm; malloc'd. */
 char *config_bl_home(void);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dotenv.h"
 #include "fsbeneath.h"
 #include "log.h"
 #include "provider.h"
@@ -421,24 +422,9 @@ int stage_setup(struct stage *st)
 		diag(st, "cannot write to stdout: %s", strerror(errno));
 		return EX_BL_SOFTWARE;
 	}
-	/* .env first (the workspace's, then $BL_HOME's, which the first may
-	 * set), so that BL_MODEL, WORKER_TIMEOUT_* and LOG_* given there
-	 * reach config_load like any other environment override. */
-	char *envs[2] = {xasprintf("%s/.env", st->root_abs), NULL};
-	int rc = -1;
-	for (int i = 0; i < 2 && rc < 0; i++) {
-		if (i == 1) {
-			char *home = config_bl_home();
-			envs[1] = xasprintf("%s/.env", home);
-			free(home);
-		}
-		if (config_load_dotenv(envs[i], err, sizeof err) < 0)
-			rc = stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
-	}
-	free(envs[0]);
-	free(envs[1]);
-	if (rc >= 0)
-		return rc;
+	/* .env before config, so that what it sets counts as environment. */
+	if (dotenv_load_all(st->root_abs, err, sizeof err) < 0)
+		return stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
 
 	if (config_load(&st->cfg, st->config, st->workspace, err, sizeof err) < 0)
 		return stage_fail(st, EX_BL_CONFIG, "config", 0, "%s", err);
@@ -459,6 +445,7 @@ int stage_setup(struct stage *st)
 		                  st->cfg.agent_path ? st->cfg.agent_path : "agent_config.json",
 		                  st->spec->role);
 	log_set_agent(st->acfg->name);
+	int rc;
 	if ((rc = setup_endpoint(st)) >= 0)
 		return rc;
 	return setup_agent(st);

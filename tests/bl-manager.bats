@@ -211,6 +211,16 @@ assert_no_stage_left() {
 	assert_no_stage_left
 }
 
+@test "a workspace .env is read before config: its WORKER_TIMEOUT_CODER holds" {
+	does coder "deaf 60"
+	limits '.workflow_limits.max_retry_cycles = 0'
+	printf 'WORKER_TIMEOUT_CODER=1\n' >"$WS/.env"
+	manage "add a feature"
+	assert_equal "$status" 75
+	assert_equal "$(sel '.event == "stage_start" and .agent == "coder"' | jq -r .timeout_s)" 1
+	assert_equal "$(sel '.event == "stage_end" and .agent == "coder"' | jq -r .status)" timeout
+}
+
 @test "a stage that ignores SIGTERM is killed after the grace period" {
 	does coder "deaf 60"
 	limits '.workflow_limits.max_retry_cycles = 0'

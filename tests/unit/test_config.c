@@ -5,6 +5,7 @@
  * and data files; prices and cost; .env parsing.
  */
 #include "config.h"
+#include "dotenv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -440,7 +441,7 @@ static void test_dotenv(void)
 	       "BLT_EXISTING=from-file\r\n");
 	setenv("BLT_EXISTING", "from-env", 1);
 	char err[256] = "";
-	int n = config_load_dotenv(f, err, sizeof err);
+	int n = dotenv_load(f, err, sizeof err);
 	T_INTEQ(n, 7, ".env: seven variables set (%s)", err);
 	T_STREQ(getenv("BLT_PLAIN"), "value1", ".env: plain");
 	T_STREQ(getenv("BLT_EXPORTED"), "two", ".env: export prefix");
@@ -450,23 +451,23 @@ static void test_dotenv(void)
 	T_STREQ(getenv("BLT_EMPTY"), "", ".env: empty value");
 	T_STREQ(getenv("BLT_HASH"), "abc#def", ".env: '#' inside a word kept");
 	T_STREQ(getenv("BLT_EXISTING"), "from-env", ".env: existing environment not overridden");
-	n = config_load_dotenv(f, err, sizeof err);
+	n = dotenv_load(f, err, sizeof err);
 	T_INTEQ(n, 0, ".env: second load sets nothing");
 
 	put(f, "BLT_OK=1\nnot a line\n");
 	unsetenv("BLT_OK");
-	n = config_load_dotenv(f, err, sizeof err);
+	n = dotenv_load(f, err, sizeof err);
 	char *want = xasprintf("%s:2: expected KEY=VALUE", f);
 	T_INTEQ(n, -1, ".env: bad line fails");
 	T_STREQ(err, want, ".env: bad line message");
 	T_OK(getenv("BLT_OK") == NULL, ".env: nothing set from a bad file");
 	free(want);
 	put(f, "BLT_Q=\"open\n");
-	n = config_load_dotenv(f, err, sizeof err);
+	n = dotenv_load(f, err, sizeof err);
 	want = xasprintf("%s:1: unterminated quote", f);
 	T_STREQ(n < 0 ? err : NULL, want, ".env: unterminated quote");
 	free(want);
-	T_INTEQ(config_load_dotenv("/nonexistent/.env", err, sizeof err), 0,
+	T_INTEQ(dotenv_load("/nonexistent/.env", err, sizeof err), 0,
 	        ".env: missing file is 0");
 	free(f);
 
