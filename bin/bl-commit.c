@@ -20,20 +20,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 #include "stage.h"
-
-extern char **environ;
 
 static const struct stage_spec spec = {
     .prog = "bl-commit",
@@ -51,73 +47,32 @@ static const struct stage_spec spec = {
 #define GIT_OUT_MAX (64 << 20) /* other commands: all of it, up to this */
 #define GIT_ERR_MAX (8 * 1024) /* stderr kept for messages */
 #define GIT_GRACE_MS 1500      /* SIGTERM -> SIGKILL on interruption */
-#define GIT_DRAIN_MS 2000      /* after git exits, wait this long for its pipes */
+#define GIT_DRAIN_MS 2000      /* after git exits, wait this long for its pipes, then end */
 
 /* One git run: stdout kept as head + tail (bounded memory), stderr's head. */
 struct git_out {
-	size_t head_max, tail_max;
-	struct buf head, tail; /* tail: at most 2 * tail_max bytes, the last ones */
-	size_t total;          /* bytes git wrote on stdout */
-	struct buf err;
+	struct child_cap out; /* set out.head_max, out.tail_max; both 0: GIT_OUT_MAX / none */
+	struct child_cap err;
 	int exit_code; /* exit status, or 128 + signal */
 };
 
-static void out_add(struct git_out *o, const char *p, size_t n)
-{
-	o->total += n;
-	size_t h = o->head.len < o->head_max ? o->head_max - o->head.len : 0;
-	if (h > n)
-		h = n;
-	buf_add(&o->head, p, h);
-	if (n == h || !o->tail_max)
-		return;
-	buf_add(&o->tail, p + h, n - h);
-	if (o->tail.len > 2 * o->tail_max) {
-		memmove(o->tail.p, o->tail.p + o->tail.len - o->tail_max, o->tail_max);
-		o->tail.len = o->tail_max;
-		o->tail.p[o->tail.len] = '\0';
-	}
-}
-
-/* Appends what was kept to b (the caller's): everything when nothing was
- * lost, else the head up to its last newline, a line saying how many
- * bytes of `what` were cut, and the tail from its first newline on. */
-static void out_take(const struct git_out *o, struct buf *b, const char *what)
-{
-	size_t t0 = o->tail.len > o->tail_max ? o->tail.len - o->tail_max : 0;
-	size_t lost = o->total - o->head.len - (o->tail.len - t0);
-	size_t hn = o->head.len;
-	if (lost) {
-		while (hn && o->head.p[hn - 1] != '\n')
-			hn--;
-		while (t0 < o->tail.len && o->tail.p[t0++] != '\n')
-			;
-	}
-	buf_add(b, o->head.p ? o->head.p : "", hn);
-	if (lost)
-		buf_addf(b, "[... %zu bytes of %s cut here ...]\n",
-		         o->total - hn - (o->tail.len - t0), what);
-	buf_add(b, o->tail.p ? o->tail.p + t0 : "", o->tail.len - t0);
-}
-
 static void out_free(struct git_out *o)
 {
-	buf_free(&o->head);
-	buf_free(&o->tail);
-	buf_free(&o->err);
+	child_cap_free(&o->out);
+	child_cap_free(&o->err);
 }
 
 /* stdout as one string (only for commands run with tail_max 0). */
 static const char *out_str(const struct git_out *o)
 {
-	return o->head.p ? o->head.p : "";
+	return o->out.head.p ? o->out.head.p : "";
 }
 
 /* The last non-empty line of git's stderr (its "fatal: ..."), in buf. */
 static const char *err_last_line(const struct git_out *o, char *buf, size_t n)
 {
-	const char *s = o->err.p ? o->err.p : "";
-	size_t len = o->err.len;
+	const char *s = o->err.head.p ? o->err.head.p : "";
+	size_t len = o->err.head.len;
 	while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
 		len--;
 	size_t start = len;
@@ -129,28 +84,22 @@ static const char *err_last_line(const struct git_out *o, char *buf, size_t n)
 
 enum { GIT_RAN = 0, GIT_NOT_STARTED = -1, GIT_INTERRUPTED = -2 };
 
-/* Ends git's process group (SIGTERM, grace, SIGKILL) and reaps git. */
-static void git_end(pid_t pid, int *status)
+static void git_data(void *ctx, int which, const char *p, size_t n)
 {
-	kill(-pid, SIGTERM);
-	int64_t until = mono_ms() + GIT_GRACE_MS;
-	while (waitpid(pid, status, WNOHANG) == 0) {
-		if (mono_ms() >= until) {
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		poll(NULL, 0, 20);
-	}
-	kill(-pid, SIGKILL);
+	struct git_out *o = ctx;
+	child_cap_add(which ? &o->err : &o->out, p, n);
+}
+
+static int git_stop(void *ctx)
+{
+	return stage_signal() != 0;
 }
 
 /*
  * Runs `git -C root -c core.quotepath=off -c user.useConfigOnly=true
- * ARGS...` with stdin /dev/null in a new process group; o (zeroed, with
- * head_max/tail_max set; both 0 means GIT_OUT_MAX / none) is filled and
- * owned by the caller (out_free).  GIT_RAN whatever git's exit status;
+ * ARGS...` with stdin /dev/null in a new process group (lib/child); o
+ * (zeroed, with out.head_max/out.tail_max set) is filled and owned by
+ * the caller (out_free).  GIT_RAN whatever git's exit status;
  * GIT_NOT_STARTED with err filled; GIT_INTERRUPTED when a signal came
  * (git's group was ended).
  */
@@ -163,96 +112,33 @@ static int git_run(const char *root, const char *const *args, struct git_out *o,
 	for (size_t i = 0; args[i] && argc < sizeof argv / sizeof *argv - 1; i++)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
-	if (!o->head_max && !o->tail_max)
-		o->head_max = GIT_OUT_MAX;
+	if (!o->out.head_max && !o->out.tail_max)
+		o->out.head_max = GIT_OUT_MAX;
+	o->err.head_max = GIT_ERR_MAX;
 
-	int po[2] = {-1, -1}, pe[2] = {-1, -1}, rc = GIT_NOT_STARTED;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	sigset_t none, def;
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGTERM);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-	                                  POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
-	int e = posix_spawnp(&pid, "git", &fa, &at, (char *const *)argv, environ);
-	if (e) {
-		snprintf(err, errlen, "cannot run 'git': %s", strerror(e));
-		goto out;
-	}
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-
-	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-	int status = 0, reaped = 0;
-	int64_t drain_until = 0;
-	char chunk[16384];
-	rc = GIT_RAN;
-	while (pf[0].fd >= 0 || pf[1].fd >= 0 || !reaped) {
-		if (stage_signal()) {
-			if (!reaped)
-				git_end(pid, &status);
-			reaped = 1;
-			rc = GIT_INTERRUPTED;
-			break;
-		}
-		if (poll(pf, 2, 100) < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < 2; i++) {
-			if (pf[i].fd < 0 || !pf[i].revents)
-				continue;
-			ssize_t n = read(pf[i].fd, chunk, sizeof chunk);
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				pf[i].fd = -1;
-			} else if (i == 0) {
-				out_add(o, chunk, (size_t)n);
-			} else if (o->err.len < GIT_ERR_MAX) {
-				size_t k = GIT_ERR_MAX - o->err.len;
-				buf_add(&o->err, chunk, (size_t)n < k ? (size_t)n : k);
-			}
-		}
-		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
-			reaped = 1;
-			drain_until = mono_ms() + GIT_DRAIN_MS;
-		}
-		if (reaped && (pf[0].fd >= 0 || pf[1].fd >= 0) && mono_ms() >= drain_until) {
-			kill(-pid, SIGKILL); /* a hook's child still holds the pipe */
-			break;
-		}
-	}
-	if (!reaped) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	o->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	return rc;
+	struct child ch = {
+	    .path = "git",
+	    .argv = (char *const *)argv,
+	    .in = CHILD_NULL,
+	    .out = CHILD_PIPE,
+	    .err = CHILD_PIPE,
+	    .leave_group = 1, /* a hook's background job outlives a clean exit */
+	};
+	if (child_spawn(&ch, err, errlen) < 0)
+		return GIT_NOT_STARTED;
+	struct child_watch w = {
+	    .grace_ms = GIT_GRACE_MS,
+	    .drain_ms = GIT_DRAIN_MS,
+	    .wake_fd = -1,
+	    .tick_ms = 100,
+	    .ctx = o,
+	    .on_data = git_data,
+	    .stop = git_stop,
+	};
+	child_watch(&ch, &w, err, errlen);
+	child_finish(&ch);
+	o->exit_code = ch.exit_code;
+	return w.stopped ? GIT_INTERRUPTED : GIT_RAN;
 }
 
 /* What the stage needs across the steps. */
@@ -312,7 +198,7 @@ static int check_repo(struct committer *c)
 		                "'%s' is not in a git work tree (a .git directory or a bare "
 		                "repository)",
 		                ws);
-	else if (o.exit_code != 0 && o.err.p && strstr(o.err.p, "not a git repository"))
+	else if (o.exit_code != 0 && o.err.head.p && strstr(o.err.head.p, "not a git repository"))
 		rc = stage_fail(c->st, EX_BL_CONFIG, "config", 0, "'%s' is not a git repository",
 		                ws);
 	else if (o.exit_code != 0)
@@ -407,21 +293,21 @@ static int add_staged_changes(struct committer *c)
 	    "diff", "--cached", "--stat", "--summary", "--no-color", "--no-ext-diff", NULL};
 	static const char *const diff_args[] = {"diff", "--cached", "--no-color", "--no-ext-diff",
 	                                        NULL};
-	struct git_out so = {.head_max = STAT_HEAD, .tail_max = STAT_TAIL};
-	struct git_out dout = {.head_max = DIFF_HEAD, .tail_max = DIFF_TAIL};
+	struct git_out so = {.out = {.head_max = STAT_HEAD, .tail_max = STAT_TAIL}};
+	struct git_out dout = {.out = {.head_max = DIFF_HEAD, .tail_max = DIFF_TAIL}};
 	int rc = git_step(c, stat_args, &so, 1, "tool", EX_BL_SOFTWARE);
 	if (rc < 0)
 		rc = git_step(c, diff_args, &dout, 1, "tool", EX_BL_SOFTWARE);
 	if (rc < 0) {
 		struct buf stat = BUF_INIT, diff = BUF_INIT, text = BUF_INIT;
-		out_take(&so, &stat, "the stat");
-		out_take(&dout, &diff, "the diff");
+		child_cap_take_lines(&so.out, &stat, "the stat");
+		child_cap_take_lines(&dout.out, &diff, "the diff");
 		struct llm_msg *m = &c->st->agent.req.msgs[0];
 		buf_adds(&text, m->blocks[0].text ? m->blocks[0].text : "");
 		buf_adds(&text, "\n## Staged changes (git diff --cached --stat --summary)\n\n");
 		add_fenced(&text, "", stat.p ? stat.p : "", stat.len);
-		buf_addf(&text, "\n## Staged diff (git diff --cached; %zu bytes%s)\n\n", dout.total,
-		         dout.total > diff.len ? ", cut in the middle" : "");
+		buf_addf(&text, "\n## Staged diff (git diff --cached; %zu bytes%s)\n\n",
+		         dout.out.total, dout.out.total > diff.len ? ", cut in the middle" : "");
 		add_fenced(&text, "diff", diff.p ? diff.p : "", diff.len);
 		buf_adds(&text, "\nWrite the commit message for exactly these staged changes.\n");
 		free(m->blocks[0].text);
@@ -558,7 +444,7 @@ static int report_commit(struct committer *c, const char *shortstat)
 		rc = git_step(c, files, &fo, 1, "tool", EX_BL_SOFTWARE);
 	if (rc < 0) {
 		const char *sha = out_str(&so);
-		const char *subj = so.head.len > strlen(sha) ? sha + strlen(sha) + 1 : "";
+		const char *subj = so.out.head.len > strlen(sha) ? sha + strlen(sha) + 1 : "";
 		size_t sn = strcspn(subj, "\n");
 		const char *name = c->st->acfg->name;
 		struct buf line = BUF_INIT;
@@ -570,8 +456,9 @@ static int report_commit(struct committer *c, const char *shortstat)
 		jw_key(&w, "files");
 		jw_arr(&w);
 		size_t nfiles = 0;
-		for (size_t i = 0; i < fo.head.len; i += strlen(fo.head.p + i) + 1, nfiles++)
-			jw_str(&w, fo.head.p + i);
+		for (size_t i = 0; i < fo.out.head.len;
+		     i += strlen(fo.out.head.p + i) + 1, nfiles++)
+			jw_str(&w, fo.out.head.p + i);
 		jw_arr_end(&w);
 		conv_line_end(&w);
 		int wrc = conv_emit(1, &line);

@@ -20,7 +20,8 @@
  *  - "could not start" (bad cwd, sandbox refused, /bin/sh missing) is an
  *    error return, told apart from the command's own exit 127;
  *  - the child is killed (PR_SET_PDEATHSIG) if the calling thread dies.
- * It installs no signal handler and changes no process-wide state.
+ * It installs no signal handler and changes no process-wide state.  The
+ * spawn, the watch and the group's end are lib/child's.
  *
  * Ownership: the caller owns opts and everything it points to; res owns
  * res->output (release with proc_result_free()).  Pipe ends: the child
@@ -66,7 +67,7 @@ struct proc_result {
 	struct buf output;      /* stdout+stderr interleaved, capped as above */
 	size_t total_bytes;     /* bytes the command wrote, before the cap */
 	int64_t duration_ms;    /* fork to reap */
-	pid_t pid;              /* the shell's pid = its process group and session id */
+	pid_t pid;              /* the shell = its process group and session; -1: not started */
 };
 
 /* Runs opts->cmd to completion (or timeout/abort) and fills res.  Returns

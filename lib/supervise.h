@@ -1,6 +1,8 @@
 /*
  * supervise — how bl-manager runs the stages of a pipeline (DESIGN §6),
- * in two layers, plus the signals that stop it.
+ * in two layers, plus the signals that stop it.  The child layer and the
+ * signals are in supervise.c (over lib/child), the stage layer in
+ * supervise_stage.c.
  *
  * 1. The child (sv_run): runs one program as a supervised child, the way
  * bl-manager runs a pipeline stage: the program in a new session (its own
