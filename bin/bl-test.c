@@ -115,27 +115,6 @@ static void add_status(struct buf *b, const struct run *run)
 	}
 }
 
-/* The run's environment: ours without the secrets, TMPDIR the private
- * dir and XDG_CACHE_HOME beneath it (HOME is read-only in the sandbox). */
-static char **run_env(const char *tmpdir)
-{
-	extern char **environ;
-	size_t n = 0;
-	while (environ && environ[n])
-		n++;
-	char **env = xcalloc(n + 2, sizeof *env);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "XDG_CACHE_HOME=", 15))
-			env[k++] = environ[i];
-	char *cache = xasprintf("XDG_CACHE_HOME=%s/cache", tmpdir);
-	env[k++] = cache;
-	char **scrubbed = sandbox_scrub_env(env, tmpdir);
-	free(cache);
-	free(env);
-	return scrubbed;
-}
-
 /* Runs the command: tool_use line, proc_run, tool_result line.  -1 when
  * it ran (whatever its status), else the exit status with an error. */
 static int run_tests(struct stage *st, struct run *run)
@@ -174,7 +153,7 @@ static int run_tests(struct stage *st, struct run *run)
 		    .network = ac->network,
 		    .required = st->cfg.sandbox_required,
 		};
-		char **env = run_env(tmpdir);
+		char **env = sandbox_command_env(tmpdir);
 		struct proc_opts o = {
 		    .cmd = run->command,
 		    .cwd = st->root_abs,

@@ -353,6 +353,25 @@ char **sandbox_scrub_env(char *const *env, const char *tmpdir)
 }
 
 /* Owner: frees env and its strings; NULL is fine. */
+char **sandbox_command_env(const char *tmpdir)
+{
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **env = xcalloc(n + 2, sizeof *env);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "XDG_CACHE_HOME=", 15))
+			env[k++] = environ[i];
+	char *cache = xasprintf("XDG_CACHE_HOME=%s/cache", tmpdir);
+	env[k++] = cache;
+	env[k] = NULL;
+	char **scrubbed = sandbox_scrub_env(env, tmpdir);
+	free(cache);
+	free(env);
+	return scrubbed;
+}
+
 void sandbox_env_free(char **env)
 {
 	if (!env)

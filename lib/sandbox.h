@@ -75,6 +75,11 @@ int sandbox_is_secret(const char *name);
  * TMPDIR=tmpdir when tmpdir is not NULL.  The caller owns the vector and
  * its strings: sandbox_env_free(). */
 char **sandbox_scrub_env(char *const *env, const char *tmpdir);
+/* The environment of a confined command: this process's environ,
+ * scrubbed as above, with TMPDIR=tmpdir and XDG_CACHE_HOME=tmpdir/cache
+ * (HOME is read-only under the sandbox, so caches go there).  Freed with
+ * sandbox_env_free(). */
+char **sandbox_command_env(const char *tmpdir);
 void sandbox_env_free(char **env);
 
 /* Creates a private (0700) temp directory "bl-tmp.XXXXXX" under

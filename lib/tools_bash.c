@@ -58,28 +58,6 @@ static int ensure_tmpdir(struct tool_result *res)
 	return 0;
 }
 
-/* The command's environment: ours without the secrets (scrubbed by the
- * sandbox), TMPDIR the private dir and XDG_CACHE_HOME beneath it.  The
- * caller frees it with sandbox_env_free(). */
-static char **command_env(void)
-{
-	size_t n = 0;
-	while (environ && environ[n])
-		n++;
-	char **env = xcalloc(n + 2, sizeof *env);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "XDG_CACHE_HOME=", 15))
-			env[k++] = environ[i];
-	char *cache = xasprintf("XDG_CACHE_HOME=%s/cache", tmpdir);
-	env[k++] = cache;
-	env[k] = NULL;
-	char **scrubbed = sandbox_scrub_env(env, tmpdir);
-	free(cache);
-	free(env);
-	return scrubbed;
-}
-
 /* The first line of the result: how the command ended. */
 static void add_status(struct buf *b, const struct proc_result *pr, long long timeout_s)
 {
@@ -137,7 +115,7 @@ static void bash_run(struct tool_ctx *ctx, const struct json *j, int obj, struct
 	    .network = network,
 	    .required = required,
 	};
-	char **env = command_env();
+	char **env = sandbox_command_env(tmpdir);
 	struct proc_opts o = {
 	    .cmd = cmd,
 	    .cwd = pol.workspace,
