@@ -18,6 +18,7 @@
  * policy lives here, in one place.  The contract — options, output,
  * exit status — is written in bl-manager(1).
  */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -98,20 +99,6 @@ static struct mgr *g; /* for the --route llm tool trampolines */
 
 /* ---- diagnostics ---- */
 
-static void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	buf_adds(&b, PROG ": ");
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addc(&b, '\n');
-	write_all(2, b.p, b.len);
-	buf_free(&b);
-}
-
 /* ---- lines: store, show, account ---- */
 
 static void replace(char **dst, char *src)
@@ -183,7 +170,7 @@ static void take_item(struct mgr *m, const struct conv_item *it)
 	}
 	if (session_append(&m->sess, it->line, it->len) < 0 && !m->io_failed) {
 		m->io_failed = errno ? errno : EIO;
-		warnx_("cannot write the session '%s': %s", m->sess.path, strerror(m->io_failed));
+		warnx("cannot write the session '%s': %s", m->sess.path, strerror(m->io_failed));
 	}
 	note_item(m, it);
 	show_item(m, it);
@@ -689,7 +676,7 @@ static int llm_setup(struct mgr *m, struct agent *a, struct llm_endpoint *ep, st
 	const char *prov = ac && ac->provider ? ac->provider : "anthropic";
 	struct llm_error lerr;
 	if (llm_endpoint_from_env(ep, prov, &lerr) < 0) {
-		warnx_("manager: %s", lerr.message);
+		warnx("manager: %s", lerr.message);
 		return lerr.kind == LLM_ERR_AUTH ? EX_BL_NOPERM : EX_BL_CONFIG;
 	}
 	ep->connect_timeout_s = m->cfg.connect_timeout_s;
@@ -699,7 +686,7 @@ static int llm_setup(struct mgr *m, struct agent *a, struct llm_endpoint *ep, st
 	char *path = config_find(&m->cfg, m->ws_abs, rel);
 	struct buf prompt = BUF_INIT;
 	if (!path || read_file(path, &prompt) < 0) {
-		warnx_("manager: cannot read the system prompt '%s'", rel);
+		warnx("manager: cannot read the system prompt '%s'", rel);
 		free(path);
 		buf_free(&prompt);
 		return EX_BL_CONFIG;
@@ -994,7 +981,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_ROUTE:
 			if (strcmp(optarg, "fixed") && strcmp(optarg, "llm")) {
-				warnx_("--route: expected fixed or llm, not '%s'", optarg);
+				warnx("--route: expected fixed or llm, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 			o->route = optarg;
@@ -1004,7 +991,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			errno = 0;
 			long n = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || n < 0 || n > 3600) {
-				warnx_("--wait: expected seconds 0..3600, not '%s'", optarg);
+				warnx("--wait: expected seconds 0..3600, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 			o->wait_s = (int)n;
@@ -1017,33 +1004,33 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			printf("bl-manager (better-llm) %s\n", BL_VERSION);
 			return 0;
 		case ':':
-			warnx_("option '%s' needs a value (see bl-manager --help)",
+			warnx("option '%s' needs a value (see bl-manager --help)",
 			       argv[optind - 1]);
 			return EX_BL_USAGE;
 		default:
 			if (optopt)
-				warnx_("unknown option '-%c' (see bl-manager --help)", optopt);
+				warnx("unknown option '-%c' (see bl-manager --help)", optopt);
 			else
-				warnx_("unknown option '%s' (see bl-manager --help)",
+				warnx("unknown option '%s' (see bl-manager --help)",
 				       argv[optind - 1]);
 			return EX_BL_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
-		warnx_("one task argument expected, got %d (quote the task)", argc - optind);
+		warnx("one task argument expected, got %d (quote the task)", argc - optind);
 		return EX_BL_USAGE;
 	}
 	o->task = optind < argc ? argv[optind] : NULL;
 	if (o->task && !*o->task) {
-		warnx_("the task is empty");
+		warnx("the task is empty");
 		return EX_BL_USAGE;
 	}
 	if (!o->task && !o->resume) {
-		warnx_("no task (see bl-manager --help)");
+		warnx("no task (see bl-manager --help)");
 		return EX_BL_USAGE;
 	}
 	if (o->resume && !strcmp(o->route, "llm")) {
-		warnx_("--resume continues the fixed route only");
+		warnx("--resume continues the fixed route only");
 		return EX_BL_USAGE;
 	}
 	return -1;
@@ -1058,7 +1045,7 @@ static int setup_pipeline(struct mgr *m, const char *spec)
 	char err[800];
 	char *path = pipeline_resolve(&m->cfg, m->ws_abs, spec, err, sizeof err);
 	if (!path || pipeline_load(&m->pl, path, err, sizeof err) < 0) {
-		warnx_("%s", err);
+		warnx("%s", err);
 		free(path);
 		return EX_BL_CONFIG;
 	}
@@ -1074,14 +1061,14 @@ static int setup_pipeline(struct mgr *m, const char *spec)
 	for (size_t i = 0; i < m->pl.n; i++) {
 		const struct agent_cfg *a = agent_of(m, (int)i);
 		if (!a) {
-			warnx_("pipeline '%s': no agent '%s' in %s", m->pl.name,
+			warnx("pipeline '%s': no agent '%s' in %s", m->pl.name,
 			       m->pl.stages[i].agent,
 			       m->cfg.agent_path ? m->cfg.agent_path : "agent_config.json");
 			return EX_BL_CONFIG;
 		}
 		m->cmds[i] = sv_which(a->command, m->self_dir);
 		if (!m->cmds[i]) {
-			warnx_("agent '%s': cannot find its command '%s' (beside bl-manager, or on "
+			warnx("agent '%s': cannot find its command '%s' (beside bl-manager, or on "
 			       "PATH): %s",
 			       a->name, a->command, strerror(errno));
 			return EX_BL_CONFIG;
@@ -1117,7 +1104,7 @@ static int open_stage_log(struct mgr *m)
 	char *path = xasprintf("%s/%s.log", dir, m->sess.id);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		warnx_("warning: cannot write the stage log '%s': %s", path, strerror(errno));
+		warnx("warning: cannot write the stage log '%s': %s", path, strerror(errno));
 	free(dir);
 	free(path);
 	return fd;
@@ -1175,29 +1162,29 @@ static int setup(struct mgr *m, struct conv *old)
 	struct stat st;
 	m->ws_abs = realpath(m->o.workspace, NULL);
 	if (!m->ws_abs || stat(m->ws_abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		warnx_("cannot use the workspace '%s': %s", m->o.workspace,
+		warnx("cannot use the workspace '%s': %s", m->o.workspace,
 		       m->ws_abs ? "not a directory" : strerror(errno));
 		return EX_BL_USAGE;
 	}
 	/* .env before config, so that what it sets counts as environment. */
 	if (dotenv_load_all(m->ws_abs, err, sizeof err) < 0) {
-		warnx_("%s", err);
+		warnx("%s", err);
 		return EX_BL_CONFIG;
 	}
 	if (config_load(&m->cfg, m->o.config, m->ws_abs, err, sizeof err) < 0) {
-		warnx_("%s", err);
+		warnx("%s", err);
 		return EX_BL_CONFIG;
 	}
 	for (size_t i = 0; i < m->cfg.nwarnings; i++)
-		warnx_("warning: %s", m->cfg.warnings[i]);
+		warnx("warning: %s", m->cfg.warnings[i]);
 	m->home = config_bl_home();
 	if (log_init(m->cfg.log_dir, m->cfg.log_level, m->cfg.log_format, PROG) < 0)
-		warnx_("warning: cannot write logs to '%s': %s", m->cfg.log_dir, strerror(errno));
+		warnx("warning: cannot write logs to '%s': %s", m->cfg.log_dir, strerror(errno));
 	if (m->o.verbose)
 		log_set_stderr(BL_LOG_INFO);
 	m->self_dir = sv_self_dir();
 	if (m->o.config && !(m->config_abs = realpath(m->o.config, NULL))) {
-		warnx_("%s: %s", m->o.config, strerror(errno));
+		warnx("%s: %s", m->o.config, strerror(errno));
 		return EX_BL_CONFIG;
 	}
 
@@ -1206,11 +1193,11 @@ static int setup(struct mgr *m, struct conv *old)
 	if (m->o.resume) {
 		if (session_open(&m->sess, m->home, m->o.resume, err, sizeof err) < 0 ||
 		    session_read(&m->sess, old, err, sizeof err) < 0) {
-			warnx_("%s", err);
+			warnx("%s", err);
 			return EX_BL_USAGE;
 		}
 		if (!conv_task(old)) {
-			warnx_("%s: no task line", m->sess.path);
+			warnx("%s: no task line", m->sess.path);
 			return EX_BL_DATAERR;
 		}
 		for (size_t i = 0; i < old->n && !old_spec; i++)
@@ -1237,7 +1224,7 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (sv_catch_signals() < 0) {
-		warnx_("cannot install signal handlers: %s", strerror(errno));
+		warnx("cannot install signal handlers: %s", strerror(errno));
 		return EX_BL_SOFTWARE;
 	}
 	struct conv old;
@@ -1256,7 +1243,7 @@ int main(int argc, char **argv)
 	if (!m->o.resume) {
 		const char *rest;
 		if (pipeline_start(&m->pl, m->o.task, &start, &rest, err, sizeof err) < 0) {
-			warnx_("%s", err);
+			warnx("%s", err);
 			rc = EX_BL_USAGE;
 			goto out;
 		}
@@ -1270,7 +1257,7 @@ int main(int argc, char **argv)
 		char id[32];
 		conv_new_session_id(id);
 		if (session_create(&m->sess, m->home, id, err, sizeof err) < 0) {
-			warnx_("%s", err);
+			warnx("%s", err);
 			rc = EX_BL_SOFTWARE;
 			goto out;
 		}
@@ -1294,7 +1281,7 @@ int main(int argc, char **argv)
 	} else {
 		int next = resume_point(m, &old, err, sizeof err);
 		if (next == -2) {
-			warnx_("%s", err);
+			warnx("%s", err);
 			rc = EX_BL_USAGE;
 			goto out;
 		}
@@ -1320,12 +1307,12 @@ int main(int argc, char **argv)
 	put_result(m);
 	char *saved = NULL;
 	if (session_save(&m->sess, m->cfg.compression, &saved, err, sizeof err) < 0) {
-		warnx_("cannot save the session: %s", err);
+		warnx("cannot save the session: %s", err);
 		if (!m->io_failed)
 			m->io_failed = EIO;
 	}
 	if (m->json_out && m->status != ST_COMPLETED)
-		warnx_("%s: %s (session %s)", status_names[m->status], m->summary ? m->summary : "",
+		warnx("%s: %s (session %s)", status_names[m->status], m->summary ? m->summary : "",
 		       m->sess.path);
 	log_info("result", "status=%s turns=%d cost_usd=%.6f saved=%s", status_names[m->status],
 	         m->turns, m->cost_usd, saved ? saved : "-");

@@ -20,6 +20,7 @@
  * output cannot be written; show and resume exit as bl-view and
  * bl-manager do.
  */
+#include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -65,20 +66,6 @@ static const char usage_text[] =
     "66 no such session, 69 bl-view/bl-manager not found, 70 internal, 74 write\n"
     "error; show and resume exit as bl-view and bl-manager.  See bl-session(1).\n";
 
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	buf_adds(&b, PROG ": ");
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addc(&b, '\n');
-	write_all(2, b.p, b.len);
-	buf_free(&b);
-}
-
 /* The sessions directory and what is in it. */
 struct store {
 	char *dir;
@@ -100,7 +87,7 @@ static int store_load(struct store *st)
 	st->dir = xasprintf("%s/sessions", home);
 	free(home);
 	if (sessions_list(st->dir, &st->v, &st->n, err, sizeof err) < 0) {
-		warn("%s", err);
+		warnx("%s", err);
 		return EX_BL_SOFTWARE;
 	}
 	return -1;
@@ -111,16 +98,16 @@ static int store_load(struct store *st)
 static int resolve(const struct store *st, const char *id, size_t *idx)
 {
 	if (!*id) {
-		warn("the session id is empty");
+		warnx("the session id is empty");
 		return EX_BL_USAGE;
 	}
 	size_t first = 0, count = sessions_match(st->v, st->n, id, &first);
 	if (!count) {
-		warn("no session '%s' in %s", id, st->dir);
+		warnx("no session '%s' in %s", id, st->dir);
 		return EX_NOINPUT;
 	}
 	if (count > 1) {
-		warn("session id '%s' is ambiguous; it may be:", id);
+		warnx("session id '%s' is ambiguous; it may be:", id);
 		for (size_t i = first; i < first + count; i++)
 			fprintf(stderr, "  %s\n", st->v[i].id);
 		return EX_BL_USAGE;
@@ -136,12 +123,12 @@ static int exec_sibling(const char *name, char **argv)
 	char *prog = sv_which(name, self);
 	free(self);
 	if (!prog) {
-		warn("cannot find '%s' beside bl-session or on PATH", name);
+		warnx("cannot find '%s' beside bl-session or on PATH", name);
 		return EX_BL_UNAVAILABLE;
 	}
 	fflush(stdout);
 	execv(prog, argv);
-	warn("cannot run '%s': %s", prog, strerror(errno));
+	warnx("cannot run '%s': %s", prog, strerror(errno));
 	free(prog);
 	return EX_BL_UNAVAILABLE;
 }
@@ -149,11 +136,11 @@ static int exec_sibling(const char *name, char **argv)
 static int bad_option(int c, char **argv, const char *cmd)
 {
 	if (c == ':')
-		warn("option '%s' needs a value (see bl-session --help)", argv[optind - 1]);
+		warnx("option '%s' needs a value (see bl-session --help)", argv[optind - 1]);
 	else if (optopt)
-		warn("%s: unknown option '-%c' (see bl-session --help)", cmd, optopt);
+		warnx("%s: unknown option '-%c' (see bl-session --help)", cmd, optopt);
 	else
-		warn("%s: unknown option '%s' (see bl-session --help)", cmd, argv[optind - 1]);
+		warnx("%s: unknown option '%s' (see bl-session --help)", cmd, argv[optind - 1]);
 	return EX_BL_USAGE;
 }
 
@@ -163,9 +150,9 @@ static const char *one_id(int argc, char **argv, const char *cmd)
 	if (argc - optind == 1)
 		return argv[optind];
 	if (argc == optind)
-		warn("%s: which session? (an id, see bl-session list)", cmd);
+		warnx("%s: which session? (an id, see bl-session list)", cmd);
 	else
-		warn("%s: one session id expected, got %d", cmd, argc - optind);
+		warnx("%s: one session id expected, got %d", cmd, argc - optind);
 	return NULL;
 }
 
@@ -193,9 +180,9 @@ static struct entry *gather(const struct store *st)
 	for (size_t i = 0; i < st->n; i++) {
 		e[i].f = &st->v[i];
 		if (sessions_info(st->dir, e[i].f, &e[i].info, err, sizeof err) < 0)
-			warn("warning: %s", err);
+			warnx("warning: %s", err);
 		else if (e[i].info.bad_lines)
-			warn("warning: %s: %d unreadable line%s skipped", e[i].f->path,
+			warnx("warning: %s: %d unreadable line%s skipped", e[i].f->path,
 			     e[i].info.bad_lines, e[i].info.bad_lines == 1 ? "" : "s");
 	}
 	if (st->n)
@@ -334,7 +321,7 @@ static int cmd_list(int argc, char **argv)
 			return bad_option(c, argv, "list");
 	}
 	if (optind < argc) {
-		warn("list: unexpected argument '%s'", argv[optind]);
+		warnx("list: unexpected argument '%s'", argv[optind]);
 		return EX_BL_USAGE;
 	}
 	struct store st;
@@ -349,7 +336,7 @@ static int cmd_list(int argc, char **argv)
 		list_table(e, st.n, &out);
 	rc = 0;
 	if (write_all(1, out.p, out.len) < 0) {
-		warn("stdout: %s", strerror(errno));
+		warnx("stdout: %s", strerror(errno));
 		rc = EX_IOERR;
 	}
 	buf_free(&out);
@@ -372,7 +359,7 @@ static int cmd_show(int argc, char **argv)
 	args[na++] = "bl-view";
 	while ((c = getopt_long(argc, argv, ":fw:h", longopts, NULL)) != -1) {
 		if (na > 10)
-			return warn("show: too many options"), EX_BL_USAGE;
+			return warnx("show: too many options"), EX_BL_USAGE;
 		if (c == 'f') {
 			args[na++] = "--follow";
 		} else if (c == 'c' || c == 'w') {
@@ -405,13 +392,13 @@ static int cmd_resume(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		if (argc < 2)
-			warn("resume: which session? (an id, see bl-session list)");
+			warnx("resume: which session? (an id, see bl-session list)");
 		else
 			fputs(usage_text, stdout);
 		return argc < 2 ? EX_BL_USAGE : 0;
 	}
 	if (argv[1][0] == '-') {
-		warn("resume: the session id comes first, then bl-manager's options");
+		warnx("resume: the session id comes first, then bl-manager's options");
 		return EX_BL_USAGE;
 	}
 	struct store st;
@@ -419,7 +406,7 @@ static int cmd_resume(int argc, char **argv)
 	int rc = store_load(&st);
 	if (rc < 0 && (rc = resolve(&st, argv[1], &k)) < 0) {
 		if (!(st.v[k].forms & SESSION_JSONL)) {
-			warn("session '%s' has no log to resume (only its final document)",
+			warnx("session '%s' has no log to resume (only its final document)",
 			     st.v[k].id);
 			rc = EX_NOINPUT;
 		} else {
@@ -452,7 +439,7 @@ static int cmd_export(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
 		if (c == 'F') {
 			if (strcmp(optarg, "json") && strcmp(optarg, "json.gz")) {
-				warn("--format: expected json or json.gz, not '%s'", optarg);
+				warnx("--format: expected json or json.gz, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 			compress = !strcmp(optarg, "json.gz");
@@ -474,7 +461,7 @@ static int cmd_export(int argc, char **argv)
 		compress = n > 3 && !strcmp(out + n - 3, ".gz");
 	}
 	if (compress && !out && isatty(1)) {
-		warn("export: compressed data not written to a terminal (use -o FILE or a pipe)");
+		warnx("export: compressed data not written to a terminal (use -o FILE or a pipe)");
 		return EX_BL_USAGE;
 	}
 	struct store st;
@@ -488,11 +475,11 @@ static int cmd_export(int argc, char **argv)
 	char err[1200];
 	rc = 0;
 	if (sessions_document(st.dir, &st.v[k], &doc, err, sizeof err) < 0) {
-		warn("%s", err);
+		warnx("%s", err);
 		rc = EX_BL_DATAERR;
 	} else if (out ? sessions_write_document(out, compress, &doc, err, sizeof err) < 0
 	               : session_write_document(1, compress, &doc, err, sizeof err) < 0) {
-		warn("%s%s", out ? "" : "stdout: ", err);
+		warnx("%s%s", out ? "" : "stdout: ", err);
 		rc = EX_IOERR;
 	}
 	buf_free(&doc);
@@ -508,7 +495,7 @@ static int parse_count(const char *opt, const char *s, double max, double *out)
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > max) {
-		warn("%s: expected a number >= 0, not '%s'", opt, s);
+		warnx("%s: expected a number >= 0, not '%s'", opt, s);
 		return -1;
 	}
 	*out = v;
@@ -531,7 +518,7 @@ static int cmd_gc(int argc, char **argv)
 			if (parse_count("--keep", optarg, 1e9, &keep) < 0)
 				return EX_BL_USAGE;
 			if (keep != floor(keep)) {
-				warn("--keep: expected a whole number, not '%s'", optarg);
+				warnx("--keep: expected a whole number, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 		} else if (c == 'o') {
@@ -546,11 +533,11 @@ static int cmd_gc(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		warn("gc: unexpected argument '%s'", argv[optind]);
+		warnx("gc: unexpected argument '%s'", argv[optind]);
 		return EX_BL_USAGE;
 	}
 	if (keep < 0 && days < 0) {
-		warn("gc: say what to remove: --keep N or --older-than DAYS");
+		warnx("gc: say what to remove: --keep N or --older-than DAYS");
 		return EX_BL_USAGE;
 	}
 	struct store st;
@@ -573,9 +560,9 @@ static int cmd_gc(int argc, char **argv)
 		int r = dry ? (e[i].info.running ? 1 : 0)
 		            : sessions_remove(st.dir, e[i].f, err, sizeof err);
 		if (r == 1) {
-			warn("kept %s: a bl-manager is running it", e[i].f->id);
+			warnx("kept %s: a bl-manager is running it", e[i].f->id);
 		} else if (r < 0) {
-			warn("%s", err);
+			warnx("%s", err);
 			rc = EX_BL_SOFTWARE;
 		} else {
 			buf_addf(&out, "%s %s (%s, %s)\n", dry ? "would remove" : "removed",
@@ -584,7 +571,7 @@ static int cmd_gc(int argc, char **argv)
 		}
 	}
 	if (write_all(1, out.p, out.len) < 0 && !rc) {
-		warn("stdout: %s", strerror(errno));
+		warnx("stdout: %s", strerror(errno));
 		rc = EX_IOERR;
 	}
 	buf_free(&out);
@@ -616,6 +603,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].run(argc - 1, argv + 1);
-	warn("unknown command '%s' (see bl-session --help)", argv[1]);
+	warnx("unknown command '%s' (see bl-session --help)", argv[1]);
 	return EX_BL_USAGE;
 }

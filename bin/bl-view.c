@@ -14,6 +14,7 @@
  * Exit status: 0 shown, 64 usage, 65 a malformed line or document was
  * skipped, 66 the input cannot be opened, 74 a read error.
  */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -47,20 +48,6 @@ struct view {
 	long lineno;
 };
 
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	buf_adds(&b, PROG ": ");
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addc(&b, '\n');
-	write_all(2, b.p, b.len);
-	buf_free(&b);
-}
-
 static void usage(int fd)
 {
 	static const char text[] =
@@ -89,7 +76,7 @@ static void show_conv(struct view *v, const char *s, size_t n, long where)
 	struct conv c;
 	char err[256];
 	if (conv_parse(s, n, v->name, &c, err, sizeof err) < 0) {
-		warn("%s:%ld: not a conversation line: %s", v->name, where,
+		warnx("%s:%ld: not a conversation line: %s", v->name, where,
 		     strchr(err, ' ') ? strchr(err, ' ') + 1 : err);
 		v->malformed++;
 		return;
@@ -176,7 +163,7 @@ static int read_stream(struct view *v, int fd, struct buf *b)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			warn("%s: read: %s", v->name, strerror(errno));
+			warnx("%s: read: %s", v->name, strerror(errno));
 			return -1;
 		}
 		if (got == 0)
@@ -188,11 +175,11 @@ static int read_stream(struct view *v, int fd, struct buf *b)
 			size_t first = (size_t)((char *)memchr(b->p, '\n', b->len) - b->p);
 			if (json_parse(&j, b->p, first, NULL) < 0) {
 				if (read_all(fd, b) < 0) {
-					warn("%s: read: %s", v->name, strerror(errno));
+					warnx("%s: read: %s", v->name, strerror(errno));
 					return -1;
 				}
 				if (show_document(v, b->p, b->len) < 0) {
-					warn("%s: neither JSON Lines nor a session document",
+					warnx("%s: neither JSON Lines nor a session document",
 					     v->name);
 					v->malformed++;
 				}
@@ -203,7 +190,7 @@ static int read_stream(struct view *v, int fd, struct buf *b)
 			json_free(&j);
 		}
 		if (b->len > LINE_MAX_BYTES && !memchr(b->p, '\n', b->len)) {
-			warn("%s:%ld: line longer than %d bytes; skipped", v->name, v->lineno + 1,
+			warnx("%s:%ld: line longer than %d bytes; skipped", v->name, v->lineno + 1,
 			     LINE_MAX_BYTES);
 			v->malformed++;
 			v->lineno++;
@@ -218,7 +205,7 @@ static int read_gzip(struct view *v, const char *path)
 {
 	gzFile gz = gzopen(path, "rb");
 	if (!gz) {
-		warn("cannot open '%s': %s", path, strerror(errno ? errno : ENOMEM));
+		warnx("cannot open '%s': %s", path, strerror(errno ? errno : ENOMEM));
 		return EX_NOINPUT;
 	}
 	struct buf b = BUF_INIT;
@@ -230,7 +217,7 @@ static int read_gzip(struct view *v, const char *path)
 	const char *msg = got < 0 ? gzerror(gz, &zerr) : NULL;
 	gzclose(gz);
 	if (msg) {
-		warn("%s: %s", path, msg);
+		warnx("%s: %s", path, msg);
 		buf_free(&b);
 		return EX_IOERR;
 	}
@@ -333,7 +320,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_COLOR:
 			if (term_parse_color(optarg, &cmode) < 0) {
-				warn("--color: expected auto, always or never, not '%s'", optarg);
+				warnx("--color: expected auto, always or never, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 			break;
@@ -341,7 +328,7 @@ int main(int argc, char **argv)
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || end == optarg || n < 10 || n > 1000) {
-				warn("--width: expected columns 10..1000, not '%s'", optarg);
+				warnx("--width: expected columns 10..1000, not '%s'", optarg);
 				return EX_BL_USAGE;
 			}
 			width = (int)n;
@@ -354,18 +341,18 @@ int main(int argc, char **argv)
 			printf("bl-view (better-llm) %s\n", BL_VERSION);
 			return 0;
 		case ':':
-			warn("option '%s' needs a value (see bl-view --help)", argv[optind - 1]);
+			warnx("option '%s' needs a value (see bl-view --help)", argv[optind - 1]);
 			return EX_BL_USAGE;
 		default:
 			if (optopt)
-				warn("unknown option '-%c' (see bl-view --help)", optopt);
+				warnx("unknown option '-%c' (see bl-view --help)", optopt);
 			else
-				warn("unknown option '%s' (see bl-view --help)", argv[optind - 1]);
+				warnx("unknown option '%s' (see bl-view --help)", argv[optind - 1]);
 			return EX_BL_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
-		warn("one input expected, got %d", argc - optind);
+		warnx("one input expected, got %d", argc - optind);
 		return EX_BL_USAGE;
 	}
 	const char *arg = optind < argc ? argv[optind] : "-";
@@ -373,7 +360,7 @@ int main(int argc, char **argv)
 	if (strcmp(arg, "-")) {
 		path = access(arg, F_OK) == 0 ? xstrdup(arg) : session_file(arg);
 		if (!path) {
-			warn("cannot open '%s': %s", arg, strerror(ENOENT));
+			warnx("cannot open '%s': %s", arg, strerror(ENOENT));
 			return EX_NOINPUT;
 		}
 	}
@@ -390,7 +377,7 @@ int main(int argc, char **argv)
 		if (!has_suffix(path, ".gz")) {
 			struct buf b = BUF_INIT;
 			if (read_file(path, &b) < 0) {
-				warn("cannot read '%s': %s", path, strerror(errno));
+				warnx("cannot read '%s': %s", path, strerror(errno));
 				rc = EX_NOINPUT;
 			} else if (show_document(&v, b.p ? b.p : "", b.len) < 0) {
 				drain_lines(&v, &b);
@@ -402,7 +389,7 @@ int main(int argc, char **argv)
 	} else {
 		int fd = 0;
 		if (path && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			warn("cannot open '%s': %s", path, strerror(errno));
+			warnx("cannot open '%s': %s", path, strerror(errno));
 			free(path);
 			render_free(&v.r);
 			return EX_NOINPUT;
