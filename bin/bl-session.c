@@ -38,7 +38,6 @@
 #include "term.h"
 #include "util.h"
 
-#define PROG "bl-session"
 #define EX_NOINPUT 66
 #define EX_IOERR 74
 

@@ -34,7 +34,6 @@
 #include "render.h"
 #include "term.h"
 
-#define PROG "bl-view"
 #define EX_NOINPUT 66
 #define EX_IOERR 74
 #define LINE_MAX_BYTES (64 * 1024 * 1024)
