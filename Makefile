@@ -32,6 +32,8 @@ DEPS_DEB = build-essential pkg-config libcurl4-openssl-dev libjsmn-dev zlib1g-de
 	   git tmux
 
 .PHONY: all test unit install uninstall clean deps demo bench fuzz format
+# Keep the objects of bin/ and tests/ (intermediates of the pattern rules).
+.SECONDARY:
 all: $(BINS) $(UNITS)
 
 .obj/lib/%.o: lib/%.c .obj/flags
