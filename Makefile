@@ -29,7 +29,7 @@ UNITS    = $(patsubst tests/unit/%.c,.obj/tests/%,$(wildcard tests/unit/test_*.c
 
 DEPS_DEB = build-essential pkg-config libcurl4-openssl-dev libjsmn-dev zlib1g-dev \
 	   libmicrohttpd-dev libssl-dev libcmark-dev libedit-dev jq bats bats-support bats-assert \
-	   git tmux
+	   git tmux curl procps iproute2
 
 .PHONY: all test unit install uninstall clean deps demo bench fuzz format
 # Keep the objects of bin/ and tests/ (intermediates of the pattern rules).
