@@ -13,10 +13,11 @@
  * This file is the policy (what to run next, which failures are retried,
  * which limit applies, what the user is asked); the mechanisms are in
  * lib/: supervise (processes, deadlines, signals, stage attempts),
- * pipeline, session, render, agent (the Manager model's tool loop).  It
- * is longer than one filter's main because the whole orchestration
- * policy lives here, in one place.  The contract — options, output,
- * exit status — is written in bl-manager(1).
+ * pipeline, session, render, tally (the result's totals), intervene
+ * (the questions on the terminal) and route_llm (the Manager model's
+ * agent and its tools).  It is longer than one filter's main because
+ * the whole orchestration policy lives here, in one place.  The
+ * contract — options, output, exit status — is written in bl-manager(1).
  */
 #include <err.h>
 #include <errno.h>
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,12 +35,15 @@
 #include "config.h"
 #include "conv.h"
 #include "dotenv.h"
+#include "intervene.h"
 #include "json.h"
 #include "log.h"
 #include "pipeline.h"
 #include "render.h"
+#include "route_llm.h"
 #include "session.h"
 #include "supervise.h"
+#include "tally.h"
 #include "term.h"
 #include "tools.h"
 
@@ -68,36 +71,24 @@ struct mgr {
 	char *ws_abs, *config_abs, *self_dir, *home;
 	char **cmds; /* resolved program of each pipeline stage */
 	int stage_log_fd;
-	int json_out, interactive, tty_fd;
+	int json_out;
+	struct intervene iv; /* the terminal, for the user's say */
 	struct render view;
 	int io_failed; /* errno of a failed session write */
 
 	/* the session so far (also rebuilt on --resume) */
-	int turns;                       /* stage runs: stage_start events */
+	struct tally tally;              /* turns, cost, tests, commit, message */
 	int cycles[PIPELINE_MAX_STAGES]; /* edges taken from each stage */
 	int runs[PIPELINE_MAX_STAGES];   /* successful runs of each stage (--route llm) */
 	int extra[PIPELINE_MAX_STAGES];  /* "one more" granted at a limit */
-	double cost_usd;
-	int tests_passed;
-	char *task_text;        /* the task (after an @agent prefix) */
-	char *pipeline_spec;    /* the pipeline as the task line records it */
-	char *commit;           /* "sha7 subject" of the last commit */
-	char *last_message;     /* the last assistant message */
-	struct sv_outcome last; /* how the latest stage attempt ended */
+	char *task_text;                 /* the task (after an @agent prefix) */
+	char *pipeline_spec;             /* the pipeline as the task line records it */
+	struct sv_outcome last;          /* how the latest stage attempt ended */
 
 	/* the end */
 	enum status status;
 	char *summary;
-
-	/* --route llm */
-	int mfd; /* the Manager agent's output (a memfd we read back) */
-	off_t mfd_off;
-	int llm_ended; /* a tool decided the end (finish, limit, stop) */
 };
-
-static struct mgr *g; /* for the --route llm tool trampolines */
-
-/* ---- diagnostics ---- */
 
 /* ---- lines: store, show, account ---- */
 
@@ -105,46 +96,6 @@ static void replace(char **dst, char *src)
 {
 	free(*dst);
 	*dst = src;
-}
-
-/* Keeps the totals a result needs from one stored line. */
-static void note_item(struct mgr *m, const struct conv_item *it)
-{
-	const struct json *j = &it->j;
-	switch (it->type) {
-	case CONV_USAGE:
-		m->cost_usd += json_get_num(j, 0, "cost_usd", 0);
-		break;
-	case CONV_VERDICT: {
-		/* tests_passed: the latest verdict of a tester (by role) */
-		const struct agent_cfg *a = it->agent ? config_agent(&m->cfg, it->agent) : NULL;
-		const char *role = a && a->role ? a->role : it->agent ? it->agent : "";
-		if (strcmp(role, "tester"))
-			break;
-		if (it->verdict && !strcmp(it->verdict, "pass"))
-			m->tests_passed = 1;
-		else if (it->verdict && !strcmp(it->verdict, "fail"))
-			m->tests_passed = 0;
-		break;
-	}
-	case CONV_COMMIT: {
-		char *sha = json_get_str(j, 0, "sha"), *subj = json_get_str(j, 0, "subject");
-		replace(&m->commit, xasprintf("%.7s %s", sha ? sha : "?", subj ? subj : ""));
-		free(sha);
-		free(subj);
-		break;
-	}
-	case CONV_MESSAGE:
-		if (it->role && !strcmp(it->role, "assistant"))
-			replace(&m->last_message, xstrdup(it->text));
-		break;
-	case CONV_EVENT:
-		if (json_streq(j, json_get(j, 0, "event"), "stage_start"))
-			m->turns++;
-		break;
-	default:
-		break;
-	}
 }
 
 static void show_item(struct mgr *m, const struct conv_item *it)
@@ -172,7 +123,7 @@ static void take_item(struct mgr *m, const struct conv_item *it)
 		m->io_failed = errno ? errno : EIO;
 		warnx("cannot write the session '%s': %s", m->sess.path, strerror(m->io_failed));
 	}
-	note_item(m, it);
+	tally_note(&m->tally, &m->cfg, it);
 	show_item(m, it);
 }
 
@@ -282,7 +233,7 @@ static enum outcome run_stage(struct mgr *m, int idx)
 	for (int attempt = 1;; attempt++) {
 		if (sv_caught())
 			return OC_STOPPED;
-		if (m->turns >= m->cfg.max_turns) {
+		if (m->tally.turns >= m->cfg.max_turns) {
 			replace(&m->summary,
 			        xasprintf("max_turns reached: %d stage runs", m->cfg.max_turns));
 			put_error(m, agent, "limit", 0, "%s", m->summary);
@@ -346,43 +297,6 @@ static const char *cycle_label(const struct mgr *m, int idx)
 	                                 : NULL;
 }
 
-/* Reads one line from the terminal into out (without '\n'); wait_ms < 0
- * waits forever.  1 got a line, 0 timed out or end of file (which also
- * ends the questions: m->interactive = 0), -1 a signal was caught. */
-static int tty_line(struct mgr *m, const char *prompt, int64_t wait_ms, char *out, size_t n)
-{
-	write_all(m->tty_fd, prompt, strlen(prompt));
-	int w = sv_wait(m->tty_fd, wait_ms);
-	if (w <= 0) {
-		write_all(m->tty_fd, "\n", 1);
-		return w;
-	}
-	ssize_t got = read(m->tty_fd, out, n - 1);
-	if (got <= 0) {
-		/* ^D (or a gone terminal): no more questions, the run goes on */
-		m->interactive = 0;
-		write_all(m->tty_fd, "\n", 1);
-		return 0;
-	}
-	out[got] = '\0';
-	out[strcspn(out, "\r\n")] = '\0';
-	return 1;
-}
-
-/* Past a limit, interactive: 1 when the user allows one more cycle. */
-static int ask_one_more(struct mgr *m, const char *what)
-{
-	if (!m->interactive)
-		return 0;
-	char ans[64];
-	char *prompt = xasprintf("%s reached. [s]top or [o]ne more? ", what);
-	int r = tty_line(m, prompt, -1, ans, sizeof ans);
-	free(prompt);
-	if (r != 1)
-		return 0;
-	return ans[0] == 'o' || ans[0] == 'O' || ans[0] == 'y' || ans[0] == 'Y';
-}
-
 /* Counts taking an edge from stage idx: 0 to go on (a loop event is
  * written), -1 past the limit (an error line; status limit). */
 static int count_cycle(struct mgr *m, int idx, const char *to, const char *why)
@@ -396,7 +310,7 @@ static int count_cycle(struct mgr *m, int idx, const char *to, const char *why)
 	if (m->cycles[idx] + 1 > max_cycles(m, idx)) {
 		snprintf(d, sizeof d, "%s limit (%s = %d)", head, limit_key(m, idx),
 		         max_cycles(m, idx));
-		if (ask_one_more(m, d)) {
+		if (intervene_one_more(&m->iv, d)) {
 			m->extra[idx]++;
 		} else {
 			put_error(m, from, "limit", 0,
@@ -426,31 +340,21 @@ static int count_cycle(struct mgr *m, int idx, const char *to, const char *why)
 	return 0;
 }
 
+/* intervene_window's event hook: the pause and resume lines. */
+static void put_pause_event(void *ctx, const char *event, const char *detail)
+{
+	put_event(ctx, event, NULL, 0, 0, 0, detail);
+}
+
 /* The window after a stage (interactive only): 0 go on, -1 stop. */
 static int intervene(struct mgr *m)
 {
-	if (!m->interactive || m->o.wait_s <= 0 || sv_caught())
-		return sv_caught() ? -1 : 0;
-	char prompt[160], line[4096];
-	snprintf(prompt, sizeof prompt, "[Enter] continue · /pause · /stop (%d s) ", m->o.wait_s);
-	int r = tty_line(m, prompt, (int64_t)m->o.wait_s * 1000, line, sizeof line);
-	if (r < 0)
-		return -1;
-	if (r == 0 || !line[0])
-		return 0;
-	if (!strcmp(line, "/stop")) {
+	char line[4096];
+	int r = intervene_window(&m->iv, put_pause_event, m, line, sizeof line);
+	if (r == IV_STOP_USER)
 		replace(&m->summary, xstrdup("stopped by the user"));
+	if (r != IV_GO)
 		return -1;
-	}
-	if (!strcmp(line, "/pause")) {
-		put_event(m, "pause", NULL, 0, 0, 0, "paused: type a message for the team");
-		int got = tty_line(m, "message> ", -1, line, sizeof line);
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			line[0] = '\0';
-		put_event(m, "resume", NULL, 0, 0, 0, "resumed");
-	}
 	if (line[0]) {
 		struct buf b = BUF_INIT;
 		struct jw w;
@@ -499,89 +403,20 @@ static enum status run_fixed(struct mgr *m, int idx)
 	return ST_COMPLETED;
 }
 
-/* ---- --route llm: the Manager model ---- */
+/* ---- --route llm: the Manager model's hooks (lib/route_llm) ---- */
 
-/* Stores the lines the Manager agent wrote since the last call. */
-static void flush_manager(struct mgr *m)
+/* A line the Manager agent wrote: stored, shown, accounted. */
+static void llm_take(void *ctx, const struct conv_item *it)
 {
-	struct stat st;
-	if (m->mfd < 0 || fstat(m->mfd, &st) < 0 || st.st_size <= m->mfd_off)
-		return;
-	size_t n = (size_t)(st.st_size - m->mfd_off);
-	char *p = xmalloc(n);
-	ssize_t got = pread(m->mfd, p, n, m->mfd_off);
-	size_t used = 0;
-	for (size_t i = 0; got > 0 && i < (size_t)got; i++)
-		if (p[i] == '\n') {
-			struct conv c;
-			char err[300];
-			if (conv_parse(p + used, i - used, "manager", &c, err, sizeof err) == 0 &&
-			    c.n == 1)
-				take_item(m, &c.items[0]);
-			conv_free(&c);
-			used = i + 1;
-		}
-	m->mfd_off += (off_t)used;
-	free(p);
+	take_item(ctx, it);
 }
 
-/* The tool result for a stage run: its final message and verdict. */
-static void stage_report(struct mgr *m, int idx, enum outcome oc, struct tool_result *res)
+/* A stage called as a tool: the limits first, then the run, then the
+ * window after it.  -1 to go on, else the status that ends the run. */
+static int llm_stage(void *ctx, int idx, const char *instructions, struct tool_result *res)
 {
-	const struct sv_outcome *c = &m->last;
+	struct mgr *m = ctx;
 	const char *agent = m->pl.stages[idx].agent;
-	if (oc != OC_OK) {
-		res->is_error = 1;
-		buf_addf(&res->text, "the %s stage did not finish: %s", agent,
-		         m->summary ? m->summary : status_names[status_of(oc)]);
-		return;
-	}
-	buf_addf(&res->text, "%s finished.\n", agent);
-	if (c->message)
-		buf_addf(&res->text, "\nIts final message:\n%s\n", c->message);
-	if (c->verdict_line) {
-		struct json j;
-		if (json_parse(&j, c->verdict_line, strlen(c->verdict_line), NULL) == 0) {
-			char *sum = json_get_str(&j, 0, "summary");
-			buf_addf(&res->text, "\nVerdict: %s\nSummary: %s\n", c->verdict,
-			         sum ? sum : "");
-			int f = json_get(&j, 0, "findings"), code = json_get(&j, 0, "exit_code");
-			if (f >= 0) {
-				size_t n;
-				const char *raw = json_raw(&j, f, &n);
-				buf_adds(&res->text, "Findings: ");
-				buf_add(&res->text, raw, n);
-				buf_addc(&res->text, '\n');
-			}
-			if (code >= 0)
-				buf_addf(&res->text, "Exit code: %lld\n",
-				         json_get_int(&j, 0, "exit_code", 0));
-			free(sum);
-			json_free(&j);
-		}
-	}
-	if (!c->message && !c->verdict_line)
-		buf_adds(&res->text, "(it wrote no message and no verdict)\n");
-}
-
-static void end_llm(struct mgr *m, struct tool_ctx *ctx, enum status st)
-{
-	m->status = st;
-	m->llm_ended = 1;
-	ctx->end_stage = 1;
-}
-
-/* A stage called as a tool: the limits first, then the run. */
-static void run_agent_tool(int idx, struct tool_ctx *ctx, const struct json *j, int obj,
-                           struct tool_result *res)
-{
-	struct mgr *m = g;
-	const char *agent = m->pl.stages[idx].agent;
-	flush_manager(m);
-	if (m->llm_ended) {
-		tool_fail(res, "the run has ended; call finish");
-		return;
-	}
 	const char *label = cycle_label(m, idx);
 	if (label && m->runs[idx] > 0) {
 		/* --route llm: every rerun of a reviewer or tester is a cycle */
@@ -589,181 +424,68 @@ static void run_agent_tool(int idx, struct tool_ctx *ctx, const struct json *j, 
 		snprintf(why, sizeof why, "asked for again by the manager");
 		if (count_cycle(m, idx, agent, why) < 0) {
 			tool_fail(res, "limit: %s; the run ends here", m->summary);
-			end_llm(m, ctx, ST_LIMIT);
-			return;
+			return ST_LIMIT;
 		}
 	}
-	char *instr = json_get_str(j, obj, "instructions");
-	if (instr && *instr) {
+	if (instructions && *instructions) {
 		struct buf b = BUF_INIT;
 		struct jw w;
 		conv_line_begin(&w, &b, "message", "manager");
 		jw_kstr(&w, "role", "user");
-		jw_kstr(&w, "text", instr);
+		jw_kstr(&w, "text", instructions);
 		conv_line_end(&w);
 		put(m, &b);
 	}
-	free(instr);
 	enum outcome oc = run_stage(m, idx);
-	stage_report(m, idx, oc, res);
+	if (oc == OC_OK) {
+		route_llm_report(res, agent, &m->last);
+	} else {
+		res->is_error = 1;
+		buf_addf(&res->text, "the %s stage did not finish: %s", agent,
+		         m->summary ? m->summary : status_names[status_of(oc)]);
+	}
 	if (oc == OC_STOPPED || oc == OC_LIMIT)
-		end_llm(m, ctx, status_of(oc));
-	else if (intervene(m) < 0)
-		end_llm(m, ctx, ST_STOPPED);
+		return (int)status_of(oc);
+	return intervene(m) < 0 ? ST_STOPPED : -1;
 }
 
-#define TRAMPOLINE(i)                                                                              \
-	static void run_tool_##i(struct tool_ctx *c, const struct json *j, int o,                  \
-	                         struct tool_result *r)                                            \
-	{                                                                                          \
-		run_agent_tool(i, c, j, o, r);                                                     \
-	}
-TRAMPOLINE(0)
-TRAMPOLINE(1)
-TRAMPOLINE(2)
-TRAMPOLINE(3)
-TRAMPOLINE(4)
-TRAMPOLINE(5)
-TRAMPOLINE(6)
-TRAMPOLINE(7)
-TRAMPOLINE(8)
-TRAMPOLINE(9)
-TRAMPOLINE(10)
-TRAMPOLINE(11)
-TRAMPOLINE(12)
-TRAMPOLINE(13)
-TRAMPOLINE(14)
-TRAMPOLINE(15)
-static void (*const trampolines[PIPELINE_MAX_STAGES])(struct tool_ctx *, const struct json *, int,
-                                                      struct tool_result *) = {
-    run_tool_0,  run_tool_1,  run_tool_2,  run_tool_3,  run_tool_4,  run_tool_5,
-    run_tool_6,  run_tool_7,  run_tool_8,  run_tool_9,  run_tool_10, run_tool_11,
-    run_tool_12, run_tool_13, run_tool_14, run_tool_15,
-};
-
-static void run_finish(struct tool_ctx *ctx, const struct json *j, int obj, struct tool_result *res)
+/* The Manager called finish: its summary is the result's. */
+static int llm_finish(void *ctx, char *summary)
 {
-	struct mgr *m = g;
-	flush_manager(m);
-	replace(&m->summary, json_get_str(j, obj, "summary"));
-	buf_adds(&res->text, "finished");
-	end_llm(m, ctx, ST_COMPLETED);
+	struct mgr *m = ctx;
+	replace(&m->summary, summary);
+	return ST_COMPLETED;
 }
 
-static const char *const role_blurbs[][2] = {
-    {"planner", "reads the code with read-only tools and writes a plan"},
-    {"coder", "changes the files (read, write, edit, bash) to carry out the plan or fix "
-              "findings"},
-    {"reviewer", "reviews the change and gives a verdict: approve or changes_requested"},
-    {"tester", "runs the tests; its verdict pass or fail follows their exit status"},
-    {"committer", "commits the change with a written message"},
-};
-
-static const char *blurb(const char *role)
+/* The Manager agent for this run; -1 to go on, else the exit status
+ * (with a message on stderr). */
+static int llm_setup(struct mgr *m, struct route_llm *r)
 {
-	for (size_t i = 0; i < sizeof role_blurbs / sizeof *role_blurbs; i++)
-		if (!strcmp(role_blurbs[i][0], role))
-			return role_blurbs[i][1];
-	return "a custom stage of this pipeline";
+	const struct route_llm_hooks hooks = {
+	    .ctx = m, .take = llm_take, .stage = llm_stage, .finish = llm_finish};
+	char err[800];
+	int rc =
+	    route_llm_setup(r, &m->cfg, &m->pl, m->ws_abs, m->o.model, &hooks, err, sizeof err);
+	if (rc == 0)
+		return -1;
+	warnx("%s", err);
+	return rc == -2 ? EX_BL_NOPERM : EX_BL_CONFIG;
 }
 
-/* The Manager agent's endpoint and request; -1 to go on, else the exit
- * status (with a message on stderr). */
-static int llm_setup(struct mgr *m, struct agent *a, struct llm_endpoint *ep, struct tool *tools,
-                     struct tool *finish)
+static enum status run_llm(struct mgr *m, struct route_llm *r)
 {
-	const struct agent_cfg *ac = config_agent(&m->cfg, "manager");
-	const char *prov = ac && ac->provider ? ac->provider : "anthropic";
-	struct llm_error lerr;
-	if (llm_endpoint_from_env(ep, prov, &lerr) < 0) {
-		warnx("manager: %s", lerr.message);
-		return lerr.kind == LLM_ERR_AUTH ? EX_BL_NOPERM : EX_BL_CONFIG;
-	}
-	ep->connect_timeout_s = m->cfg.connect_timeout_s;
-	ep->idle_timeout_s = m->cfg.idle_timeout_s;
-	const char *rel =
-	    ac && ac->system_prompt_file ? ac->system_prompt_file : "prompts/manager.txt";
-	char *path = config_find(&m->cfg, m->ws_abs, rel);
-	struct buf prompt = BUF_INIT;
-	if (!path || read_file(path, &prompt) < 0) {
-		warnx("manager: cannot read the system prompt '%s'", rel);
-		free(path);
-		buf_free(&prompt);
-		return EX_BL_CONFIG;
-	}
-	free(path);
-	buf_addf(&prompt, "\n\n# This run\n\nWorkspace: %s\nStages (one tool each):\n", m->ws_abs);
-	for (size_t i = 0; i < m->pl.n; i++)
-		buf_addf(&prompt, "- %s: %s\n", m->pl.stages[i].agent, blurb(role_of(m, (int)i)));
-	buf_addf(&prompt,
-	         "Limits (enforced whatever you ask): %d review cycles, %d test cycles, %d stage "
-	         "runs in all.\n",
-	         m->cfg.max_review_iterations, m->cfg.max_coder_retries, m->cfg.max_turns);
-
-	agent_init(a, "manager");
-	for (size_t i = 0; i < m->pl.n; i++) {
-		tools[i] = (struct tool){
-		    .name = m->pl.stages[i].agent,
-		    .description = xasprintf("Run the %s stage: it %s. Returns its final "
-		                             "message and verdict.",
-		                             m->pl.stages[i].agent, blurb(role_of(m, (int)i))),
-		    .schema = "{\"type\":\"object\",\"properties\":{\"instructions\":{\"type\":"
-		              "\"string\",\"description\":\"what this stage should do now\"}},"
-		              "\"required\":[\"instructions\"]}",
-		    .run = trampolines[i],
-		};
-		agent_add_tool(a, &tools[i]);
-	}
-	*finish = (struct tool){
-	    .name = "finish",
-	    .description = "End the run once the work is committed (or cannot be done), with "
-	                   "a one-paragraph summary.",
-	    .schema = "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"}},"
-	              "\"required\":[\"summary\"]}",
-	    .run = run_finish,
-	};
-	agent_add_tool(a, finish);
-	a->req.system = buf_detach(&prompt, NULL);
-	a->req.model = xstrdup(m->o.model        ? m->o.model
-	                       : ac && ac->model ? ac->model
-	                                         : m->cfg.default_model);
-	a->req.max_tokens = ac ? ac->max_tokens : 4096;
-	a->req.cache = m->cfg.enable_caching;
-	a->provider = prov;
-	a->ep = ep;
-	a->retry = &m->cfg.retry;
-	a->cfg = &m->cfg;
-	a->max_turns = m->cfg.max_turns + 10;
-	a->stream_deltas = 0;
-	a->abort = sv_stop_flag();
-	return -1;
-}
-
-static enum status run_llm(struct mgr *m, struct agent *a)
-{
-	struct tool_ctx tctx;
-	memset(&tctx, 0, sizeof tctx);
-	tctx.rootfd = -1;
-	tctx.root = tctx.root_abs = m->ws_abs;
-	tctx.agent = "manager";
-	tctx.abort = sv_stop_flag();
-	tctx.user = m;
-	a->tctx = &tctx;
-	m->mfd = memfd_create("bl-manager-agent", MFD_CLOEXEC);
-	if (m->mfd < 0) {
-		put_error(m, "manager", "crash", 0, "memfd_create: %s", strerror(errno));
+	char err[300];
+	int rc = route_llm_run(r, m->task_text, err, sizeof err);
+	if (rc == -2) {
+		put_error(m, "manager", "crash", 0, "%s", err);
 		return ST_FAILED;
 	}
-	a->out_fd = m->mfd;
-	m->status = ST_COMPLETED;
-	agent_add_user_text(a, m->task_text);
-	int rc = agent_run(a);
-	flush_manager(m);
-	if (m->llm_ended)
-		return m->status;
+	if (rc == 0)
+		return (enum status)r->end_status;
 	if (sv_caught())
 		return ST_STOPPED;
-	if (rc == 0) {
+	const struct agent *a = &r->agent;
+	if (rc == 1) {
 		/* It ended its turn without calling finish: its text is the summary. */
 		if (a->final_text)
 			replace(&m->summary, xstrdup(a->final_text));
@@ -787,23 +509,16 @@ static void put_result(struct mgr *m)
 		m->summary = sv_caught() ? xasprintf("stopped by %s", sv_signame(sv_caught()))
 		                         : xstrdup("stopped");
 	if (m->status == ST_COMPLETED && !m->summary) {
-		if (m->commit)
-			m->summary = xasprintf("committed %s", m->commit);
-		else if (m->last_message)
-			m->summary = xstrndup(m->last_message, strcspn(m->last_message, "\n"));
+		const struct tally *t = &m->tally;
+		if (t->commit)
+			m->summary = xasprintf("committed %s", t->commit);
+		else if (t->last_message)
+			m->summary = xstrndup(t->last_message, strcspn(t->last_message, "\n"));
 		else
 			m->summary = xstrdup("done");
 	}
 	struct buf b = BUF_INIT;
-	struct jw w;
-	conv_line_begin(&w, &b, "result", NULL);
-	jw_kstr(&w, "status", status_names[m->status]);
-	jw_kbool(&w, "tests_passed", m->tests_passed == 1);
-	jw_kint(&w, "turns", m->turns);
-	jw_kint(&w, "review_cycles", review);
-	jw_knum(&w, "cost_usd", round(m->cost_usd * 1e6) / 1e6);
-	jw_kstr(&w, "summary", m->summary ? m->summary : "");
-	conv_line_end(&w);
+	tally_result_line(&b, &m->tally, status_names[m->status], review, m->summary);
 	put(m, &b);
 	if (session_sync(&m->sess) < 0 && !m->io_failed)
 		m->io_failed = errno;
@@ -826,7 +541,7 @@ static int resume_point(struct mgr *m, const struct conv *c, char *err, size_t e
 	const struct conv_item *result = NULL;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct conv_item *it = &c->items[i];
-		note_item(m, it);
+		tally_note(&m->tally, &m->cfg, it);
 		if (it->type == CONV_RESULT)
 			result = it;
 		if (is_event_item(it, "loop")) {
@@ -1005,14 +720,14 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			return 0;
 		case ':':
 			warnx("option '%s' needs a value (see bl-manager --help)",
-			       argv[optind - 1]);
+			      argv[optind - 1]);
 			return EX_BL_USAGE;
 		default:
 			if (optopt)
 				warnx("unknown option '-%c' (see bl-manager --help)", optopt);
 			else
 				warnx("unknown option '%s' (see bl-manager --help)",
-				       argv[optind - 1]);
+				      argv[optind - 1]);
 			return EX_BL_USAGE;
 		}
 	}
@@ -1062,15 +777,15 @@ static int setup_pipeline(struct mgr *m, const char *spec)
 		const struct agent_cfg *a = agent_of(m, (int)i);
 		if (!a) {
 			warnx("pipeline '%s': no agent '%s' in %s", m->pl.name,
-			       m->pl.stages[i].agent,
-			       m->cfg.agent_path ? m->cfg.agent_path : "agent_config.json");
+			      m->pl.stages[i].agent,
+			      m->cfg.agent_path ? m->cfg.agent_path : "agent_config.json");
 			return EX_BL_CONFIG;
 		}
 		m->cmds[i] = sv_which(a->command, m->self_dir);
 		if (!m->cmds[i]) {
 			warnx("agent '%s': cannot find its command '%s' (beside bl-manager, or on "
-			       "PATH): %s",
-			       a->name, a->command, strerror(errno));
+			      "PATH): %s",
+			      a->name, a->command, strerror(errno));
 			return EX_BL_CONFIG;
 		}
 	}
@@ -1143,15 +858,11 @@ static void mgr_free(struct mgr *m)
 	free(m->home);
 	free(m->task_text);
 	free(m->pipeline_spec);
-	free(m->commit);
-	free(m->last_message);
+	tally_free(&m->tally);
 	free(m->summary);
 	if (m->stage_log_fd > 2)
 		close(m->stage_log_fd);
-	if (m->tty_fd >= 0)
-		close(m->tty_fd);
-	if (m->mfd >= 0)
-		close(m->mfd);
+	intervene_close(&m->iv);
 	log_close();
 }
 
@@ -1163,7 +874,7 @@ static int setup(struct mgr *m, struct conv *old)
 	m->ws_abs = realpath(m->o.workspace, NULL);
 	if (!m->ws_abs || stat(m->ws_abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		warnx("cannot use the workspace '%s': %s", m->o.workspace,
-		       m->ws_abs ? "not a directory" : strerror(errno));
+		      m->ws_abs ? "not a directory" : strerror(errno));
 		return EX_BL_USAGE;
 	}
 	/* .env before config, so that what it sets counts as environment. */
@@ -1216,10 +927,9 @@ int main(int argc, char **argv)
 {
 	struct mgr mgr, *m = &mgr;
 	memset(m, 0, sizeof *m);
-	m->tty_fd = m->mfd = -1;
+	m->iv.tty_fd = -1;
 	m->stage_log_fd = -1;
-	m->tests_passed = -1;
-	g = m;
+	tally_init(&m->tally);
 	int rc = parse_args(&m->o, argc, argv);
 	if (rc >= 0)
 		return rc;
@@ -1229,12 +939,8 @@ int main(int argc, char **argv)
 	}
 	struct conv old;
 	memset(&old, 0, sizeof old);
-	struct agent magent;
-	struct llm_endpoint ep;
-	struct tool tools[PIPELINE_MAX_STAGES], finish;
-	memset(&magent, 0, sizeof magent);
-	memset(&ep, 0, sizeof ep);
-	memset(tools, 0, sizeof tools);
+	struct route_llm rl;
+	route_llm_init(&rl);
 	int llm = !strcmp(m->o.route, "llm"), start = 0;
 	char err[800];
 
@@ -1251,7 +957,7 @@ int main(int argc, char **argv)
 		if (llm)
 			start = 0;
 	}
-	if (llm && (rc = llm_setup(m, &magent, &ep, tools, &finish)) >= 0)
+	if (llm && (rc = llm_setup(m, &rl)) >= 0)
 		goto out;
 	if (!m->o.resume) {
 		char id[32];
@@ -1270,14 +976,12 @@ int main(int argc, char **argv)
 		render_set_width(&m->view, term_width(1));
 		render_set_markdown(&m->view, 1);
 	}
-	if (isatty(0))
-		m->tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	m->interactive = m->tty_fd >= 0 && isatty(m->tty_fd);
+	intervene_open(&m->iv, m->o.wait_s);
 	m->stage_log_fd = open_stage_log(m);
 
 	if (!m->o.resume) {
 		put_task(m, m->pipeline_spec, start);
-		m->status = llm ? run_llm(m, &magent) : run_fixed(m, start);
+		m->status = llm ? run_llm(m, &rl) : run_fixed(m, start);
 	} else {
 		int next = resume_point(m, &old, err, sizeof err);
 		if (next == -2) {
@@ -1313,19 +1017,14 @@ int main(int argc, char **argv)
 	}
 	if (m->json_out && m->status != ST_COMPLETED)
 		warnx("%s: %s (session %s)", status_names[m->status], m->summary ? m->summary : "",
-		       m->sess.path);
+		      m->sess.path);
 	log_info("result", "status=%s turns=%d cost_usd=%.6f saved=%s", status_names[m->status],
-	         m->turns, m->cost_usd, saved ? saved : "-");
+	         m->tally.turns, m->tally.cost_usd, saved ? saved : "-");
 	free(saved);
 	rc = exit_status(m);
 out:
 	conv_free(&old);
-	if (llm) {
-		agent_free(&magent);
-		llm_endpoint_free(&ep);
-		for (size_t i = 0; i < PIPELINE_MAX_STAGES; i++)
-			free((char *)tools[i].description);
-	}
+	route_llm_free(&rl);
 	mgr_free(m);
 	return rc;
 }
