@@ -28,17 +28,16 @@
  * and SIGHUP forwarded to its group, and bl-manager's exit status as
  * ours (128+N when it died of signal N).  The contract is bl(1).
  *
- * Longer than one filter's main because it is three things that belong
- * together: the run of one bl-manager, the prompt around it, and the
- * terminal's safety on every way out.
+ * The mechanisms are in lib/: the run of one bl-manager in lib/runjob,
+ * the terminal's safety and the signals' self-pipe in lib/tty, the view
+ * above the prompt and the status line in lib/statusline.  What is here
+ * is the prompt loop, the commands and the policy.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <histedit.h>
 #include <langinfo.h>
-#include <limits.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,122 +45,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "conv.h"
 #include "json.h"
 #include "render.h"
+#include "runjob.h"
+#include "statusline.h"
 #include "term.h"
+#include "tty.h"
 
 #define PROG "bl"
 #define PROMPT "bl> "
 #define PROMPT_W 4
 #define CTRL_N 0x0E
-#define DRAIN_MS 2000
-
-/* ---- signals and the terminal: async-signal-safe state ---- */
-
-static struct termios saved_tio;
-static volatile sig_atomic_t have_tio, child_pgid;
-static int sig_pipe[2] = {-1, -1};
-
-/* Puts the terminal back as found; only async-signal-safe calls. */
-static void restore_terminal(void)
-{
-	static const char seq[] = "\033[0m\033[?25h\033[?2004l";
-	if (have_tio) {
-		tcsetattr(0, TCSANOW, &saved_tio);
-		if (write(1, seq, sizeof seq - 1) < 0) {
-			/* nothing more can be done for a gone terminal */
-		}
-	}
-}
-
-static void on_signal(int sig)
-{
-	int e = errno;
-	unsigned char c = (unsigned char)sig;
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* the pipe is full: the loop is already awake */
-	}
-	errno = e;
-}
-
-/* SIGTERM, SIGHUP and crashes: the terminal back, the run told, and the
- * signal's own end (the handler was installed with SA_RESETHAND). */
-static void on_fatal(int sig)
-{
-	restore_terminal();
-	if (child_pgid > 0)
-		kill(-(pid_t)child_pgid, SIGTERM);
-	raise(sig);
-}
-
-static void install_signals(int interactive)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGWINCH, &sa, NULL);
-	if (!interactive) {
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-		return;
-	}
-	sa.sa_handler = on_fatal;
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-	int fatal[] = {SIGTERM, SIGHUP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT};
-	for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-		sigaction(fatal[i], &sa, NULL);
-	signal(SIGTSTP, SIG_IGN); /* a stopped bl would leave the terminal raw */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* stty sane, the cursor shown, the alternate screen left, attributes,
- * bracketed paste and mouse reporting off. */
-static int reset_terminal(void)
-{
-	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		fd = isatty(0) ? 0 : -1;
-	if (fd < 0) {
-		fprintf(stderr, PROG ": --reset-terminal: no terminal\n");
-		return 1;
-	}
-	struct termios t;
-	if (tcgetattr(fd, &t) == 0) {
-		t.c_iflag &= ~(tcflag_t)(IGNBRK | INLCR | IGNCR | IXOFF | IUCLC | IXANY);
-		t.c_iflag |= BRKINT | ICRNL | IMAXBEL | IXON;
-		t.c_oflag &= ~(tcflag_t)(OLCUC | OCRNL | ONOCR | ONLRET | OFILL | OFDEL | NLDLY |
-		                         CRDLY | TABDLY | BSDLY | VTDLY | FFDLY);
-		t.c_oflag |= OPOST | ONLCR;
-		t.c_cflag |= CREAD;
-		t.c_lflag &= ~(tcflag_t)(ECHONL | NOFLSH | XCASE | TOSTOP | ECHOPRT);
-		t.c_lflag |= ISIG | ICANON | IEXTEN | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE;
-		t.c_cc[VINTR] = 3, t.c_cc[VQUIT] = 28, t.c_cc[VERASE] = 127, t.c_cc[VKILL] = 21;
-		t.c_cc[VEOF] = 4, t.c_cc[VSTART] = 17, t.c_cc[VSTOP] = 19, t.c_cc[VSUSP] = 26;
-		t.c_cc[VREPRINT] = 18, t.c_cc[VWERASE] = 23, t.c_cc[VLNEXT] = 22;
-		t.c_cc[VEOL] = 0, t.c_cc[VEOL2] = 0, t.c_cc[VMIN] = 1, t.c_cc[VTIME] = 0;
-		tcsetattr(fd, TCSANOW, &t);
-	}
-	static const char seq[] = "\033[?1049l\033[?25h\033[0m\033[?2004l\033[?1000l\033[?1002l"
-	                          "\033[?1003l\033[?1006l\033>\r\n";
-	write_all(fd, seq, sizeof seq - 1);
-	if (fd)
-		close(fd);
-	return 0;
-}
-
-/* ---- one bl-manager run ---- */
 
 struct opts {
 	const char *config, *pipeline, *route, *workspace;
@@ -170,252 +69,33 @@ struct opts {
 	enum term_color color;
 };
 
-struct run {
-	pid_t pid;    /* bl-manager, its process group; 0 when none */
-	int out, err; /* its stdout and stderr, -1 once at EOF */
-	int status;   /* its wait status, once reaped */
-	int reaped;
-	int64_t t0, reaped_at;
-	struct buf obuf, ebuf;
-	struct render r;
-	char *session, *session_path; /* from the task line */
-	char *stage;                  /* the stage running now */
-	int cycle, max_cycles;
-	char result[16]; /* the result line's status */
-	int cancels;     /* signals sent to stop it */
-	int pause;       /* stop after the current stage (/pause) */
-};
-
-static char *manager_path(void)
-{
-	const char *env = getenv("BL_MANAGER");
-	if (env && *env)
-		return xstrdup(env);
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			char *p = xasprintf("%s/bl-manager", self);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
-	return xstrdup("bl-manager");
-}
-
-/* Starts bl-manager with the common options and extra (NULL-ended).
- * 0, or -1 with err. */
-static int run_start(struct run *rn, const struct opts *o, const char *const *extra, int view_fd,
+/* Starts bl-manager for one task; the fatal-signal handlers are told its
+ * group.  0, or -1 with err. */
+static int run_start(struct runjob *rn, const struct opts *o, const char *const *extra, int view_fd,
                      int width, int color, char *err, size_t errlen)
 {
-	const char *argv[32];
-	int n = 0;
-	char *prog = manager_path();
-	argv[n++] = prog;
-	argv[n++] = "--json";
-	argv[n++] = "--stream";
-	argv[n++] = "--no-wait";
-	if (o->verbose)
-		argv[n++] = "--verbose";
-	if (o->config)
-		argv[n++] = "--config", argv[n++] = o->config;
-	if (o->pipeline)
-		argv[n++] = "--pipeline", argv[n++] = o->pipeline;
-	if (o->route)
-		argv[n++] = "--route", argv[n++] = o->route;
-	if (o->model)
-		argv[n++] = "-m", argv[n++] = o->model;
-	if (o->workspace)
-		argv[n++] = "-C", argv[n++] = o->workspace;
-	for (; extra && *extra && n < 30; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-
-	int out[2], er[2], ex[2];
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		free(prog);
+	struct runjob_args a = {.config = o->config,
+	                        .pipeline = o->pipeline,
+	                        .route = o->route,
+	                        .workspace = o->workspace,
+	                        .model = o->model,
+	                        .verbose = o->verbose};
+	if (runjob_start(rn, &a, extra, view_fd, width, color, err, errlen) < 0)
 		return -1;
-	}
-	pid_t parent = getpid(), pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		free(prog);
-		return -1;
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		setsid();
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTSTP, SIG_DFL);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 ||
-		    dup2(er[1], 2) < 0)
-			_exit(127);
-		execvp(argv[0], (char *const *)argv);
-		int e = errno;
-		if (write(ex[1], &e, sizeof e) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(out[1]);
-	close(er[1]);
-	close(ex[1]);
-	int e = 0;
-	ssize_t got;
-	while ((got = read(ex[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(ex[0]);
-	if (got == (ssize_t)sizeof e) {
-		snprintf(err, errlen, "cannot run '%s': %s", prog, strerror(e));
-		waitpid(pid, NULL, 0);
-		close(out[0]);
-		close(er[0]);
-		free(prog);
-		return -1;
-	}
-	free(prog);
-	memset(rn, 0, sizeof *rn);
-	rn->pid = pid;
-	child_pgid = pid;
-	rn->out = out[0];
-	rn->err = er[0];
-	rn->t0 = mono_ms();
-	render_init(&rn->r, view_fd, color);
-	render_set_width(&rn->r, width);
-	render_set_markdown(&rn->r, 1);
+	tty_set_group(rn->pid);
 	return 0;
 }
 
-static void run_free(struct run *rn)
+/* Over (see runjob_over); the fatal-signal handlers then forget it. */
+static int run_over(struct runjob *rn)
 {
-	render_free(&rn->r);
-	buf_free(&rn->obuf);
-	buf_free(&rn->ebuf);
-	free(rn->session);
-	free(rn->session_path);
-	free(rn->stage);
-	if (rn->out >= 0)
-		close(rn->out);
-	if (rn->err >= 0)
-		close(rn->err);
-	child_pgid = 0;
-	memset(rn, 0, sizeof *rn);
-	rn->out = rn->err = -1;
-}
-
-/* The next signal of the cancel ladder: SIGINT, SIGTERM, SIGKILL. */
-static void run_cancel(struct run *rn)
-{
-	if (!rn->pid || rn->reaped)
-		return;
-	int sig = rn->cancels == 0 ? SIGINT : rn->cancels == 1 ? SIGTERM : SIGKILL;
-	rn->cancels++;
-	kill(-rn->pid, sig);
-}
-
-/* Notes what a line says about the run, then shows it. */
-static void run_line(struct run *rn, const char *line, size_t len)
-{
-	struct conv c;
-	char err[64];
-	if (conv_parse(line, len, "bl-manager", &c, err, sizeof err) < 0 || c.n != 1) {
-		conv_free(&c);
-		return;
-	}
-	const struct conv_item *it = &c.items[0];
-	const struct json *j = &it->j;
-	if (it->type == CONV_TASK && it->session && !rn->session) {
-		rn->session = xstrdup(it->session);
-		char *home = config_bl_home();
-		rn->session_path = xasprintf("%s/sessions/%s.jsonl", home, it->session);
-		free(home);
-		rn->r.session_path = rn->session_path;
-	} else if (it->type == CONV_EVENT) {
-		char *ev = json_get_str(j, 0, "event");
-		if (ev && !strcmp(ev, "stage_start") && it->agent) {
-			free(rn->stage);
-			rn->stage = xstrdup(it->agent);
-		} else if (ev && !strcmp(ev, "loop")) {
-			rn->cycle = (int)json_get_int(j, 0, "cycle", rn->cycle);
-			rn->max_cycles = (int)json_get_int(j, 0, "max_cycles", rn->max_cycles);
-		} else if (ev && !strcmp(ev, "stage_end") && rn->pause && !rn->cancels) {
-			run_cancel(rn); /* /pause: stop between stages */
-		}
-		free(ev);
-	} else if (it->type == CONV_RESULT) {
-		char *st = json_get_str(j, 0, "status");
-		snprintf(rn->result, sizeof rn->result, "%s", st ? st : "?");
-		free(st);
-		free(rn->stage);
-		rn->stage = NULL;
-	}
-	render_item(&rn->r, it);
-	conv_free(&c);
-}
-
-/* Reads what fd has; whole lines go to show.  -1 at EOF. */
-static int read_lines(int fd, struct buf *b, void (*show)(void *, const char *, size_t), void *ctx)
-{
-	char chunk[65536];
-	ssize_t got = read(fd, chunk, sizeof chunk);
-	if (got < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 : -1;
-	if (got == 0) {
-		if (b->len)
-			show(ctx, b->p, b->len);
-		buf_reset(b);
-		return -1;
-	}
-	buf_add(b, chunk, (size_t)got);
-	size_t start = 0;
-	char *nl;
-	while ((nl = memchr(b->p + start, '\n', b->len - start))) {
-		show(ctx, b->p + start, (size_t)(nl - b->p) - start);
-		start = (size_t)(nl - b->p) + 1;
-	}
-	memmove(b->p, b->p + start, b->len - start);
-	b->len -= start;
-	return 0;
-}
-
-/* Reaps the run when it has exited.  1 once it is reaped. */
-static int run_reap(struct run *rn)
-{
-	if (rn->pid && !rn->reaped && waitpid(rn->pid, &rn->status, WNOHANG) == rn->pid) {
-		rn->reaped = 1;
-		rn->reaped_at = mono_ms();
-		child_pgid = 0;
-	}
-	return rn->reaped;
-}
-
-/* Over when reaped and both pipes are at EOF (or drained long enough). */
-static int run_over(struct run *rn)
-{
-	if (!run_reap(rn))
+	if (!runjob_over(rn))
 		return 0;
-	return (rn->out < 0 && rn->err < 0) || mono_ms() - rn->reaped_at > DRAIN_MS;
-}
-
-static int exit_code(int status)
-{
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	tty_set_group(0);
+	return 1;
 }
 
 /* ---- the one-shot CLI ---- */
-
-static void show_run_line(void *ctx, const char *s, size_t n)
-{
-	run_line(ctx, s, n);
-}
 
 static void pass_stderr(void *ctx, const char *s, size_t n)
 {
@@ -428,10 +108,10 @@ static void pass_stderr(void *ctx, const char *s, size_t n)
 
 static int one_shot(const struct opts *o, const char *task)
 {
-	struct run rn;
+	struct runjob rn;
 	char err[512];
 	const char *extra[] = {task, NULL};
-	install_signals(0);
+	tty_install_signals(0);
 	if (run_start(&rn, o, extra, 1, term_width(1), term_use_color(o->color, 1), err,
 	              sizeof err) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
@@ -439,26 +119,24 @@ static int one_shot(const struct opts *o, const char *task)
 	}
 	while (!run_over(&rn)) {
 		struct pollfd p[3] = {
-		    {sig_pipe[0], POLLIN, 0}, {rn.out, POLLIN, 0}, {rn.err, POLLIN, 0}};
-		if (poll(p, 3, rn.reaped ? 100 : 1000) < 0 && errno != EINTR)
+		    {tty_signal_fd(), POLLIN, 0}, {rn.out, POLLIN, 0}, {rn.err, POLLIN, 0}};
+		if (poll(p, 3, rn.exited ? 100 : 1000) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents & POLLIN) {
 			unsigned char sigs[64];
-			ssize_t k = read(sig_pipe[0], sigs, sizeof sigs);
+			ssize_t k = read(tty_signal_fd(), sigs, sizeof sigs);
 			for (ssize_t i = 0; i < k; i++)
 				if (sigs[i] == SIGINT || sigs[i] == SIGTERM || sigs[i] == SIGHUP)
-					run_cancel(&rn);
+					runjob_cancel(&rn);
 		}
-		if (rn.out >= 0 && p[1].revents &&
-		    read_lines(rn.out, &rn.obuf, show_run_line, &rn) < 0)
-			close(rn.out), rn.out = -1;
-		if (rn.err >= 0 && p[2].revents &&
-		    read_lines(rn.err, &rn.ebuf, pass_stderr, NULL) < 0)
-			close(rn.err), rn.err = -1;
+		if (p[1].revents)
+			runjob_read(&rn, 0, NULL, NULL);
+		if (p[2].revents)
+			runjob_read(&rn, 1, pass_stderr, NULL);
 	}
 	render_end(&rn.r);
-	int code = exit_code(rn.status);
-	run_free(&rn);
+	int code = rn.exit_code;
+	runjob_free(&rn);
 	return code;
 }
 
@@ -469,14 +147,9 @@ struct app {
 	EditLine *el;
 	History *hist;
 	char *hist_path;
-	struct run rn; /* rn.pid == 0: idle */
-	int in_edit;   /* inside el_gets: the prompt is on screen */
-	int shown;     /* the status line and the prompt are on screen */
-	int color, width;
-	int last_sigint;    /* the last key was a Ctrl+C at an idle prompt */
-	int view_fd;        /* a memfd render writes to; pump_view() copies it out */
-	struct buf partial; /* the view's last line while it is still open */
-	int partial_broken; /* ... and a newline was written after it for the prompt */
+	struct runjob rn;     /* rn.pid == 0: idle */
+	struct statusline sl; /* the view, the status line and the prompt on screen */
+	int last_sigint;      /* the last key was a Ctrl+C at an idle prompt */
 	int quit;
 	char *paused; /* a session stopped by /pause, continued by the next line */
 	char *last_session;
@@ -487,19 +160,8 @@ struct app {
 
 static struct app A;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Columns of the prompt and the line up to the cursor. */
-static int cursor_rows(void)
-{
-	const LineInfoW *li = el_wline(A.el);
-	size_t w = PROMPT_W;
-	for (const wchar_t *p = li->buffer; p < li->cursor; p++)
-		w += (size_t)term_cp_width((uint32_t)*p);
-	return (int)(w / (size_t)A.width);
-}
-
-static void status_text(struct buf *b)
+/* The status line's text (statusline.text). */
+static void status_text(void *ctx, struct buf *b)
 {
 	int64_t secs = A.rn.pid ? (mono_ms() - A.rn.t0) / 1000 : 0;
 	struct render *r = &A.rn.r;
@@ -522,121 +184,15 @@ static void status_text(struct buf *b)
 	}
 }
 
-/* Writes the status line (cut to the width) and a newline. */
-static void draw_status(void)
-{
-	struct buf b = BUF_INIT, line = BUF_INIT;
-	status_text(&b);
-	size_t max = (size_t)(A.width > 2 ? A.width - 1 : 1), w = 0, i = 0;
-	while (i < b.len) {
-		uint32_t cp;
-		int len = term_utf8_decode(b.p + i, b.len - i, &cp);
-		if (w + (size_t)term_cp_width(cp) > max)
-			break;
-		w += (size_t)term_cp_width(cp);
-		i += (size_t)len;
-	}
-	buf_addf(&line, "\r\033[K%s%.*s%s\n", A.color ? "\033[2m" : "", (int)i, b.p,
-	         A.color ? "\033[0m" : "");
-	write_all(1, line.p, line.len);
-	buf_free(&b);
-	buf_free(&line);
-}
-
-/* Takes the status line and the prompt off the screen. */
-static void ui_hide(void)
-{
-	if (!A.shown)
-		return;
-	char seq[32];
-	snprintf(seq, sizeof seq, "\r\033[%dA\033[J", cursor_rows() + 1);
-	write_all(1, seq, strlen(seq));
-	A.shown = 0;
-	if (A.partial_broken && A.partial.len) { /* back to the end of the open line */
-		write_all(1, "\033[A\r", 4);
-		write_all(1, A.partial.p, A.partial.len);
-	}
-	A.partial_broken = 0;
-}
-
-/* Puts them back below what was written. */
-static void ui_show(void)
-{
-	if (A.shown || !A.in_edit)
-		return;
-	if (A.partial.len) {
-		write_all(1, "\n", 1);
-		A.partial_broken = 1;
-	}
-	draw_status();
-	el_set(A.el, EL_REFRESH);
-	A.shown = 1;
-}
-
-/* Redraws only the status line, the cursor left where it is. */
-static void ui_tick(void)
-{
-	if (!A.shown)
-		return;
-	char seq[32];
-	snprintf(seq, sizeof seq, "\0337\r\033[%dA", cursor_rows() + 1);
-	write_all(1, seq, strlen(seq));
-	draw_status();
-	write_all(1, "\0338", 2);
-}
-
-/* Writes one line of our own above the prompt. */
-static void say(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	buf_addc(&b, '\n');
-	int was = A.shown;
-	ui_hide();
-	if (A.partial.len) { /* the open line is left as it is; its end comes below */
-		write_all(1, "\n", 1);
-		buf_reset(&A.partial);
-	}
-	write_all(1, b.p, b.len);
-	if (was)
-		ui_show();
-	buf_free(&b);
-}
-
-/* Copies what render wrote to the memfd onto the terminal, keeping the
- * last line while it is open (a "$ cmd" waiting for its exit code). */
-static void pump_view(void)
-{
-	off_t end = lseek(A.view_fd, 0, SEEK_END);
-	if (end <= 0)
-		return;
-	char *p = xmalloc((size_t)end);
-	ssize_t got = pread(A.view_fd, p, (size_t)end, 0);
-	if (ftruncate(A.view_fd, 0) < 0 || lseek(A.view_fd, 0, SEEK_SET) < 0)
-		got = -1;
-	if (got > 0) {
-		write_all(1, p, (size_t)got);
-		char *nl = memrchr(p, '\n', (size_t)got);
-		if (nl)
-			buf_reset(&A.partial);
-		char *rest = nl ? nl + 1 : p;
-		buf_add(&A.partial, rest, (size_t)(p + got - rest));
-	}
-	free(p);
-}
-
 static void run_ended(void)
 {
-	struct run *rn = &A.rn;
-	int was = A.shown, cancelled = rn->cancels > 0;
-	ui_hide();
+	struct runjob *rn = &A.rn;
+	int was = A.sl.shown, cancelled = rn->cancels > 0;
+	statusline_hide(&A.sl);
 	render_end(&rn->r);
-	pump_view();
-	buf_reset(&A.partial);
-	int code = exit_code(rn->status);
+	statusline_pump(&A.sl);
+	statusline_end_view(&A.sl);
+	int code = rn->exit_code;
 	if (!rn->result[0])
 		printf("bl-manager ended without a result (exit %d)\n", code);
 	A.runs++;
@@ -655,22 +211,22 @@ static void run_ended(void)
 		       "continues)\n");
 	}
 	fflush(stdout);
-	run_free(rn);
+	runjob_free(rn);
 	A.last_sigint = cancelled;
 	if (was)
-		ui_show();
+		statusline_show(&A.sl);
 }
 
 static void show_ui_line(void *ctx, const char *s, size_t n)
 {
-	run_line(&A.rn, s, n);
-	pump_view();
+	statusline_pump(&A.sl);
 }
 
 static void show_ui_err(void *ctx, const char *s, size_t n)
 {
 	struct buf b = BUF_INIT;
-	buf_addf(&b, "%s  %.*s%s\n", A.color ? "\033[2m" : "", (int)n, s, A.color ? "\033[0m" : "");
+	buf_addf(&b, "%s  %.*s%s\n", A.sl.color ? "\033[2m" : "", (int)n, s,
+	         A.sl.color ? "\033[0m" : "");
 	write_all(1, b.p, b.len);
 	buf_free(&b);
 }
@@ -678,7 +234,7 @@ static void show_ui_err(void *ctx, const char *s, size_t n)
 static void new_session(void)
 {
 	if (A.rn.pid) {
-		say("a task is running: Ctrl+C or /stop first");
+		statusline_say(&A.sl, "a task is running: Ctrl+C or /stop first");
 		return;
 	}
 	free(A.paused);
@@ -687,24 +243,26 @@ static void new_session(void)
 	A.runs = 0;
 	A.tok_in = A.tok_out = 0;
 	A.cost = 0;
-	say("\n%s──── new session ────%s", A.color ? "\033[1m" : "", A.color ? "\033[0m" : "");
+	statusline_say(&A.sl, "\n%s──── new session ────%s", A.sl.color ? "\033[1m" : "",
+	               A.sl.color ? "\033[0m" : "");
 }
 
 static void on_sigint(void)
 {
 	if (A.rn.pid) {
-		run_cancel(&A.rn);
-		say(A.rn.cancels == 1   ? "⏹ cancelling the task (Ctrl+C again to force)"
-		    : A.rn.cancels == 2 ? "⏹ sent SIGTERM"
-		                        : "⏹ sent SIGKILL");
+		runjob_cancel(&A.rn);
+		statusline_say(&A.sl, A.rn.cancels == 1
+		                          ? "⏹ cancelling the task (Ctrl+C again to force)"
+		                      : A.rn.cancels == 2 ? "⏹ sent SIGTERM"
+		                                          : "⏹ sent SIGKILL");
 		return;
 	}
 	const LineInfoW *li = el_wline(A.el);
 	if (li->lastchar > li->buffer) {
-		ui_hide();
+		statusline_hide(&A.sl);
 		el_cursor(A.el, (int)(li->lastchar - li->cursor));
 		el_deletestr(A.el, (int)(li->lastchar - li->buffer));
-		ui_show();
+		statusline_show(&A.sl);
 		A.last_sigint = 0;
 		return;
 	}
@@ -713,7 +271,7 @@ static void on_sigint(void)
 		return;
 	}
 	A.last_sigint = 1;
-	say("(Ctrl+C again to quit, or Ctrl+D)");
+	statusline_say(&A.sl, "(Ctrl+C again to quit, or Ctrl+D)");
 }
 
 /* libedit's character source: the one poll loop of the front end.  It
@@ -729,39 +287,37 @@ static int get_char(EditLine *el, wchar_t *wc)
 		if (A.rn.pid && run_over(&A.rn))
 			run_ended();
 		struct pollfd p[4] = {{0, POLLIN, 0},
-		                      {sig_pipe[0], POLLIN, 0},
+		                      {tty_signal_fd(), POLLIN, 0},
 		                      {A.rn.pid ? A.rn.out : -1, POLLIN, 0},
 		                      {A.rn.pid ? A.rn.err : -1, POLLIN, 0}};
-		int n = poll(p, 4, A.rn.pid ? (A.rn.reaped ? 100 : 1000) : -1);
+		int n = poll(p, 4, A.rn.pid ? (A.rn.exited ? 100 : 1000) : -1);
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n == 0) {
-			ui_tick();
+			statusline_tick(&A.sl);
 			continue;
 		}
 		if (p[1].revents & POLLIN) {
 			unsigned char sigs[64];
-			ssize_t k = read(sig_pipe[0], sigs, sizeof sigs);
+			ssize_t k = read(tty_signal_fd(), sigs, sizeof sigs);
 			for (ssize_t i = 0; i < k; i++) {
 				if (sigs[i] == SIGINT)
 					on_sigint();
 				else if (sigs[i] == SIGWINCH) {
-					A.width = term_width(1);
+					A.sl.width = term_width(1);
 					if (A.rn.pid)
-						render_set_width(&A.rn.r, A.width);
+						render_set_width(&A.rn.r, A.sl.width);
 					el_resize(A.el);
 				}
 			}
 		}
 		if (p[2].revents || p[3].revents) {
-			ui_hide();
-			if (A.rn.out >= 0 && p[2].revents &&
-			    read_lines(A.rn.out, &A.rn.obuf, show_ui_line, NULL) < 0)
-				close(A.rn.out), A.rn.out = -1;
-			if (A.rn.err >= 0 && p[3].revents &&
-			    read_lines(A.rn.err, &A.rn.ebuf, show_ui_err, NULL) < 0)
-				close(A.rn.err), A.rn.err = -1;
-			ui_show();
+			statusline_hide(&A.sl);
+			if (p[2].revents)
+				runjob_read(&A.rn, 0, show_ui_line, NULL);
+			if (p[3].revents)
+				runjob_read(&A.rn, 1, show_ui_err, NULL);
+			statusline_show(&A.sl);
 		}
 		if (!(p[0].revents & (POLLIN | POLLHUP)))
 			continue;
@@ -796,10 +352,9 @@ static char *prompt_fn(EditLine *el)
 static void start_task(const char *const *extra)
 {
 	char err[512];
-	if (run_start(&A.rn, A.o, extra, A.view_fd, A.width, A.color, err, sizeof err) < 0) {
+	if (run_start(&A.rn, A.o, extra, A.sl.view_fd, A.sl.width, A.sl.color, err, sizeof err) <
+	    0) {
 		fprintf(stdout, "%s\n", err);
-		A.rn.pid = 0;
-		A.rn.out = A.rn.err = -1;
 	} else if (!strcmp(extra[0], "--resume") && !strchr(extra[1], '/')) { /* no task line */
 		char *home = config_bl_home();
 		A.rn.session = xstrdup(extra[1]);
@@ -904,7 +459,7 @@ static void handle_line(char *line)
 		fputs(help_text, stdout);
 	} else if (IS("/stop")) {
 		if (A.rn.pid)
-			run_cancel(&A.rn), printf("⏹ stopping the task\n");
+			runjob_cancel(&A.rn), printf("⏹ stopping the task\n");
 		else
 			printf("no task is running\n");
 	} else if (IS("/pause")) {
@@ -959,17 +514,16 @@ static void use_utf8_locale(void)
 static int interactive(struct opts *o)
 {
 	A.o = o;
-	A.rn.out = A.rn.err = -1;
-	A.color = term_use_color(o->color, 1);
-	A.view_fd = memfd_create("bl-view", MFD_CLOEXEC);
-	if (A.view_fd < 0) {
+	runjob_clear(&A.rn);
+	A.sl.color = term_use_color(o->color, 1);
+	A.sl.view_fd = memfd_create("bl-view", MFD_CLOEXEC);
+	if (A.sl.view_fd < 0) {
 		fprintf(stderr, PROG ": memfd_create: %s\n", strerror(errno));
 		return EX_BL_SOFTWARE;
 	}
-	A.width = term_width(1);
-	if (tcgetattr(0, &saved_tio) == 0)
-		have_tio = 1;
-	install_signals(1);
+	A.sl.width = term_width(1);
+	tty_save(0);
+	tty_install_signals(1);
 	use_utf8_locale();
 
 	char *home = config_bl_home();
@@ -995,57 +549,47 @@ static int interactive(struct opts *o)
 	el_set(A.el, EL_HIST, history, A.hist);
 	el_set(A.el, EL_GETCFN, get_char);
 	el_source(A.el, NULL);
+	A.sl.el = A.el;
+	A.sl.prompt_w = PROMPT_W;
+	A.sl.fd = 1;
+	A.sl.text = status_text;
 
 	printf("%sbetter-llm%s — type a task, /help for commands, Ctrl+D to quit\n",
-	       A.color ? "\033[1m" : "", A.color ? "\033[0m" : "");
+	       A.sl.color ? "\033[1m" : "", A.sl.color ? "\033[0m" : "");
 	fflush(stdout);
 	while (!A.quit) {
-		draw_status();
-		A.in_edit = A.shown = 1;
+		statusline_draw(&A.sl);
+		A.sl.in_edit = A.sl.shown = 1;
 		int count = 0;
 		const char *got = el_gets(A.el, &count);
-		A.in_edit = 0;
+		A.sl.in_edit = 0;
 		if (!got || count <= 0) {
-			A.shown = 0;
+			A.sl.shown = 0;
 			write_all(1, "\n", 1);
 			break;
 		}
 		/* the line is on screen below the status line: replace both by an echo */
 		size_t w = PROMPT_W + term_display_width(got, strcspn(got, "\n"));
 		char seq[32];
-		snprintf(seq, sizeof seq, "\r\033[%dA\033[J", (int)(w / (size_t)A.width) + 2);
+		snprintf(seq, sizeof seq, "\r\033[%dA\033[J", (int)(w / (size_t)A.sl.width) + 2);
 		write_all(1, seq, strlen(seq));
-		A.shown = 0;
+		A.sl.shown = 0;
 		char *line = xstrdup(got);
 		if (strspn(line, " \n") != strlen(line) || A.paused)
-			printf("%s%s%s%s", A.color ? "\033[1m" : "", PROMPT,
-			       A.color ? "\033[0m" : "", line);
+			printf("%s%s%s%s", A.sl.color ? "\033[1m" : "", PROMPT,
+			       A.sl.color ? "\033[0m" : "", line);
 		fflush(stdout);
 		handle_line(line);
 		fflush(stdout);
 		free(line);
 	}
 	if (A.rn.pid) { /* quitting while a task runs: stop it and keep its end */
-		run_cancel(&A.rn);
-		int64_t deadline = mono_ms() + 15000;
-		while (!run_over(&A.rn) && mono_ms() < deadline) {
-			struct pollfd p[2] = {{A.rn.out, POLLIN, 0}, {A.rn.err, POLLIN, 0}};
-			poll(p, 2, 200);
-			if (A.rn.out >= 0 && p[0].revents &&
-			    read_lines(A.rn.out, &A.rn.obuf, show_ui_line, NULL) < 0)
-				close(A.rn.out), A.rn.out = -1;
-			if (A.rn.err >= 0 && p[1].revents &&
-			    read_lines(A.rn.err, &A.rn.ebuf, show_ui_err, NULL) < 0)
-				close(A.rn.err), A.rn.err = -1;
-		}
-		if (!run_reap(&A.rn)) {
-			kill(-A.rn.pid, SIGKILL);
-			waitpid(A.rn.pid, &A.rn.status, 0);
-			A.rn.reaped = 1;
-		}
+		runjob_cancel(&A.rn);
+		runjob_wait(&A.rn, mono_ms() + 15000, show_ui_line, show_ui_err, NULL);
+		tty_set_group(0);
 		render_end(&A.rn.r);
-		pump_view();
-		run_free(&A.rn);
+		statusline_pump(&A.sl);
+		runjob_free(&A.rn);
 	}
 	el_end(A.el);
 	history_end(A.hist);
@@ -1053,9 +597,9 @@ static int interactive(struct opts *o)
 	free(A.paused);
 	free(A.last_session);
 	free(o->model);
-	buf_free(&A.partial);
-	close(A.view_fd);
-	restore_terminal();
+	statusline_free(&A.sl);
+	close(A.sl.view_fd);
+	tty_restore();
 	return 0;
 }
 
@@ -1101,6 +645,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
+	char err[64];
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":C:m:vh", longopts, NULL)) != -1) {
@@ -1134,7 +679,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_RESET:
-			return reset_terminal();
+			if (tty_reset(err, sizeof err) < 0) {
+				fprintf(stderr, PROG ": --reset-terminal: %s\n", err);
+				return 1;
+			}
+			return 0;
 		case 'h':
 			usage(1);
 			return 0;
@@ -1156,7 +705,7 @@ int main(int argc, char **argv)
 		        argc - optind);
 		return EX_BL_USAGE;
 	}
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (tty_signals_open() < 0) {
 		fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
 		return EX_BL_SOFTWARE;
 	}
