@@ -471,9 +471,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- main ---- */
 
-static void usage(FILE *f)
+static void usage(FILE *f, int full)
 {
 	fprintf(f, "usage: bl-mockd --script FILE [--port N] [--log FILE] [--host 127.0.0.1]\n");
+	if (!full)
+		return;
+	fprintf(f,
+	        "A scripted stand-in for the Anthropic and OpenAI APIs on 127.0.0.1.\n"
+	        "\n"
+	        "  -s, --script FILE  replies and faults, one JSON object per line, used in order\n"
+	        "                     (text and tool_use content, status, retry_after, cut_after,\n"
+	        "                     stall, drip_ms, error_event, match, repeat, ...)\n"
+	        "  -p, --port N       port to listen on; 0 (the default) picks a free one\n"
+	        "  -l, --log FILE     append each request received as a JSON line\n"
+	        "  -H, --host HOST    only 127.0.0.1 (or localhost) is accepted\n"
+	        "  -h, --help         show this help\n"
+	        "  -V, --version      show the version\n"
+	        "\n"
+	        "Serves POST /v1/messages (Anthropic) and POST /v1/chat/completions (OpenAI),\n"
+	        "streaming and not.  Prints the port on stdout once listening; runs until\n"
+	        "SIGTERM or SIGINT.  Exit status: 0 stopped, 64 usage, 65 bad script, 69 the\n"
+	        "port is busy, 70 internal, 73 the log cannot be opened.  See bl-mockd(1).\n");
 }
 
 /* A listening TCP socket on 127.0.0.1:port, or -1 with errno. */
@@ -535,18 +553,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			usage(stdout);
+			usage(stdout, 1);
 			return 0;
 		case 'V':
-			printf("bl-mockd %s\n", BL_VERSION);
+			printf("bl-mockd (better-llm) %s\n", BL_VERSION);
 			return 0;
 		default:
-			usage(stderr);
+			usage(stderr, 0);
 			return EX_BL_USAGE;
 		}
 	}
 	if (!script || optind != argc) {
-		usage(stderr);
+		usage(stderr, 0);
 		return EX_BL_USAGE;
 	}
 

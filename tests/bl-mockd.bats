@@ -519,3 +519,16 @@ EOF
 	[ $(($(now_ms) - t0)) -lt 3000 ]
 	wait "$curl_pid" || true
 }
+
+@test "--help names the options and both endpoints; --version; no script is usage (64)" {
+	run bl-mockd --help
+	assert_success
+	assert_output --partial "--script FILE"
+	assert_output --partial "POST /v1/messages"
+	assert_output --partial "POST /v1/chat/completions"
+	run bl-mockd --version
+	assert_success
+	assert_output "bl-mockd (better-llm) 0.1.0"
+	run bl-mockd
+	assert_equal "$status" 64
+}
