@@ -503,9 +503,6 @@ EOF
 	assert_equal "$status" 64
 	run bl-mockd --script "$FIX/basic.jsonl" --port 70000
 	assert_equal "$status" 64
-	run bl-mockd --version
-	assert_success
-	assert_output --regexp '^bl-mockd [0-9]'
 }
 
 @test "SIGTERM ends it promptly with status 0, even mid-stall" {
