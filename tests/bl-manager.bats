@@ -71,6 +71,20 @@ find_session() {
 	SID=$(basename "${SESS:-x}" .jsonl)
 }
 
+# manage_bg TASK: bl-manager in the background (its pid in $pid) until a
+# stand-in stage says "going to sleep"; $SESS and $SID are then set.
+manage_bg() {
+	bl-manager -C "$WS" --config "$CFG" "$1" </dev/null >"$OUT" 2>"$ERR" &
+	pid=$!
+	local i
+	for i in $(seq 100); do
+		find_session
+		[ -n "$SESS" ] && grep -q '"going to sleep"' "$SESS" && break
+		sleep 0.1
+	done
+	grep -q '"going to sleep"' "$SESS" || fail "the stage never started"
+}
+
 runs() { cat "$STAGE_DIR/$1.n" 2>/dev/null || echo 0; }
 # The agents of the stage_start events, in order.
 started() { jq -r 'select(.type == "event" and .event == "stage_start") | .agent' "$SESS" | paste -sd ' '; }
@@ -318,14 +332,7 @@ assert_no_stage_left() {
 
 @test "SIGINT mid-stage: result stopped, the session saved, no orphans" {
 	does coder "sleep 60"
-	bl-manager -C "$WS" --config "$CFG" "add a feature" </dev/null >"$OUT" 2>"$ERR" &
-	local pid=$! i
-	for i in $(seq 100); do
-		find_session
-		[ -n "$SESS" ] && grep -q '"going to sleep"' "$SESS" && break
-		sleep 0.1
-	done
-	grep -q '"going to sleep"' "$SESS" || fail "the coder never started"
+	manage_bg "add a feature"
 	# one bl-manager per session
 	run bl-manager --resume "$SID" -C "$WS" --config "$CFG" </dev/null
 	assert_equal "$status" 64
@@ -348,13 +355,7 @@ assert_no_stage_left() {
 
 @test "--resume continues a stopped session from its last completed stage" {
 	does coder "sleep 60"
-	bl-manager -C "$WS" --config "$CFG" "add a feature" </dev/null >"$OUT" 2>"$ERR" &
-	local pid=$! i
-	for i in $(seq 100); do
-		find_session
-		[ -n "$SESS" ] && grep -q '"going to sleep"' "$SESS" && break
-		sleep 0.1
-	done
+	manage_bg "add a feature"
 	kill -INT "$pid"
 	wait "$pid" || true
 	assert_equal "$(result .status)" stopped
@@ -387,13 +388,7 @@ assert_no_stage_left() {
 @test "--resume after a review loop keeps the cycle count" {
 	does reviewer changes_requested changes_requested changes_requested changes_requested
 	does coder default default "sleep 60"
-	bl-manager -C "$WS" --config "$CFG" "add a feature" </dev/null >"$OUT" 2>"$ERR" &
-	local pid=$! i
-	for i in $(seq 100); do
-		find_session
-		[ -n "$SESS" ] && grep -q '"going to sleep"' "$SESS" && break
-		sleep 0.1
-	done
+	manage_bg "add a feature"
 	kill -INT "$pid"
 	wait "$pid" || true
 	rm "$STAGE_DIR/coder.script"
